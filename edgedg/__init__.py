@@ -1,0 +1,9 @@
+"""edgedg: domain-generalizable semantic segmentation, from MLDG training to the edge.
+
+Importing this package loads no torch, cv2 or tensorrt; the heavy modules import them on use.
+"""
+
+from edgedg.errors import EdgeDGError
+from edgedg_runtime import __version__
+
+__all__ = ["EdgeDGError", "__version__"]

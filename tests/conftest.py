@@ -1,0 +1,46 @@
+"""Markers gpu / trt / camera skip cleanly when the hardware or package is absent."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+import pytest
+
+
+def _has_cuda() -> bool:
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _has_trt() -> bool:
+    return importlib.util.find_spec("tensorrt") is not None and _has_cuda_runtime()
+
+
+def _has_cuda_runtime() -> bool:
+    return importlib.util.find_spec("cuda") is not None or _has_cuda()
+
+
+def _has_camera() -> bool:
+    return os.path.exists("/dev/video0")
+
+
+_REQUIREMENTS = {
+    "gpu": (_has_cuda, "needs a CUDA GPU"),
+    "trt": (_has_trt, "needs TensorRT and a CUDA GPU"),
+    "camera": (_has_camera, "needs a camera at /dev/video0"),
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    cache: dict[str, bool] = {}
+    for item in items:
+        for marker, (probe, why) in _REQUIREMENTS.items():
+            if marker in item.keywords:
+                if marker not in cache:
+                    cache[marker] = probe()
+                if not cache[marker]:
+                    item.add_marker(pytest.mark.skip(reason=why))
