@@ -1,0 +1,132 @@
+"""Training checkpoints: one file that rebuilds the model and, for resume, the whole run state.
+
+The file is a plain dict of tensors and JSON-like values, so it loads with
+``torch.load(weights_only=True)``:
+
+    {"format": "edgedg-checkpoint", "format_version": 1,
+     "meta": {...},             # model config, classes, colours, mean/std, imgsz, method, args, ...
+     "model": state_dict, "optimizer": state_dict | None, "extra_state": dict | None}
+
+``meta`` keys other parts rely on: "model" {name, num_classes, output_stride, head}, "classes",
+"colors", "mean", "std", "imgsz" [H, W], "method", "args", "version", "iteration",
+"oracle_selection", and "val_miou" when validated.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from edgedg.errors import CheckpointError
+from edgedg.models import SegModel, create_model
+
+FORMAT = "edgedg-checkpoint"
+FORMAT_VERSION = 1
+IMAGENET_MEAN = [0.485, 0.456, 0.406]
+IMAGENET_STD = [0.229, 0.224, 0.225]
+MODEL_KEYS = ("name", "num_classes", "output_stride", "head")
+
+
+def class_table() -> tuple[list[str], list[list[int]]]:
+    """The 19 Cityscapes training classes (trainIds 0..18): names and RGB colours."""
+    from cityscapesscripts.helpers.labels import trainId2label
+
+    labels = [trainId2label[i] for i in range(19)]
+    return [x.name for x in labels], [list(x.color) for x in labels]
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: nn.Module,
+    meta: dict[str, Any],
+    optimizer: torch.optim.Optimizer | None = None,
+    extra_state: dict[str, Any] | None = None,
+) -> None:
+    """Write ``model`` (+ optimizer and extra run state) atomically: temp file, then os.replace.
+
+    ``meta["model"]`` must hold the model config; ``extra_state`` may hold only tensors and plain
+    containers of str/int/float/bool/None (e.g. RNG states as tensors).
+    """
+    if not isinstance(meta.get("model"), dict) or any(k not in meta["model"] for k in MODEL_KEYS):
+        raise ValueError(f"meta['model'] must be a dict with keys {MODEL_KEYS}")
+    model = getattr(model, "module", model)  # a DDP wrapper saves its inner model
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "meta": meta,
+        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "optimizer": None if optimizer is None else optimizer.state_dict(),
+        "extra_state": extra_state,
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict[str, Any]:
+    """The whole checkpoint dict (meta, model, optimizer, extra_state), validated; for resume."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(
+            f"no checkpoint at {path}: pass a file written by `edgedg train` (RUN/last.pt or "
+            "RUN/best.pt)"
+        )
+    try:
+        ckpt = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(
+            f"{path} is corrupt or not a safe edgedg checkpoint ({type(exc).__name__}): "
+            "use a RUN/last.pt or RUN/best.pt written by `edgedg train`"
+        ) from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{path} is not an edgedg checkpoint (a plain state dict or another tool's file?): "
+            "use a file written by `edgedg train`"
+        )
+    if ckpt.get("format_version", 0) > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint format {ckpt['format_version']}, newer than this edgedg "
+            f"understands ({FORMAT_VERSION}): upgrade edgedg"
+        )
+    meta = ckpt.get("meta")
+    if not isinstance(meta, dict) or not isinstance(meta.get("model"), dict):
+        raise CheckpointError(f"{path} has no model description in its meta: re-save it")
+    return ckpt
+
+
+def model_from_checkpoint(ckpt: dict[str, Any], source: str = "checkpoint") -> SegModel:
+    """Rebuild the model of a loaded checkpoint dict and load its weights (strict)."""
+    cfg = ckpt["meta"]["model"]
+    try:
+        model = create_model(**{k: cfg[k] for k in MODEL_KEYS})
+    except KeyError as exc:
+        raise CheckpointError(f"{source}: meta['model'] lacks {exc}: re-save it") from None
+    try:
+        model.load_state_dict(ckpt["model"], strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0:3]
+        raise CheckpointError(
+            f"{source}: weights do not match the model {cfg}: {' '.join(first)}"
+        ) from None
+    return model
+
+
+def load_model(
+    path: str | os.PathLike, device: str | torch.device = "cpu"
+) -> tuple[SegModel, dict[str, Any]]:
+    """Rebuild the model stored in ``path`` on ``device``, in eval mode, with its meta dict."""
+    ckpt = load_checkpoint(path, device="cpu")
+    model = model_from_checkpoint(ckpt, str(path))
+    return model.to(device).eval(), ckpt["meta"]
