@@ -1,0 +1,107 @@
+"""ONNX Runtime backend: CPU everywhere, the CUDA execution provider when it is installed."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Sequence
+
+import numpy as np
+
+from edgedg_runtime.backends.base import Backend, TensorSpec
+from edgedg_runtime.errors import ContractError, EdgeDGError, require
+
+log = logging.getLogger(__name__)
+
+# ONNX Runtime's type strings -> numpy
+_ORT_DTYPES = {
+    "tensor(float)": np.float32,
+    "tensor(float16)": np.float16,
+    "tensor(double)": np.float64,
+    "tensor(uint8)": np.uint8,
+    "tensor(int8)": np.int8,
+    "tensor(int32)": np.int32,
+    "tensor(int64)": np.int64,
+    "tensor(bool)": np.bool_,
+}
+
+
+def dtype_from_ort(type_str: str) -> np.dtype:
+    """numpy dtype of an ONNX Runtime type string such as ``tensor(uint8)``."""
+    if type_str not in _ORT_DTYPES:
+        raise ContractError(f"unsupported tensor type {type_str} in an edgedg graph")
+    return np.dtype(_ORT_DTYPES[type_str])
+
+
+def choose_providers(requested: str | Sequence[str], available: Sequence[str]) -> list:
+    """The execution providers to use: ``auto`` = CUDA when available, always CPU last."""
+    if isinstance(requested, str) and requested != "auto":
+        requested = [requested]
+    if requested == "auto":
+        wanted = [p for p in ("CUDAExecutionProvider",) if p in available]
+        return wanted + ["CPUExecutionProvider"]
+    missing = [p for p in requested if p not in available]
+    if missing:
+        raise EdgeDGError(
+            f"ONNX Runtime provider(s) {missing} are not available here (available: "
+            f"{list(available)}); install onnxruntime-gpu for CUDA or use providers='auto'"
+        )
+    return list(requested)
+
+
+class OrtBackend(Backend):
+    """Runs one ONNX graph with ONNX Runtime.
+
+    ``providers``: ``"auto"`` (CUDA EP when present, then CPU) or a list of provider names.
+    ``threads``: intra-op threads (None: ONNX Runtime's default, one per physical core).
+    """
+
+    kind = "ort"
+
+    def __init__(self, path: str, providers: str | Sequence[str] = "auto", threads=None):
+        super().__init__(path)
+        self.providers = providers
+        self.threads = threads
+        self._session = None
+        self._output_names: list = []
+
+    def _open(self):
+        ort = require("onnxruntime", "ort", "The ONNX Runtime backend")
+        if not os.path.isfile(self.path):
+            raise ContractError(f"no ONNX graph at {self.path}; re-export with `edgedg export`")
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if self.threads is not None:
+            options.intra_op_num_threads = int(self.threads)
+            options.inter_op_num_threads = 1
+        providers = choose_providers(self.providers, ort.get_available_providers())
+        try:
+            self._session = ort.InferenceSession(self.path, options, providers=providers)
+        except Exception as exc:  # ORT raises its own classes for unreadable or invalid models
+            raise ContractError(f"ONNX Runtime cannot load {self.path}: {exc}") from exc
+        log.info("ONNX Runtime %s on %s", self.path, self._session.get_providers()[0])
+        self._output_names = [o.name for o in self._session.get_outputs()]
+        return _specs(self._session.get_inputs()), _specs(self._session.get_outputs())
+
+    def _close(self) -> None:
+        self._session = None
+
+    @property
+    def provider(self) -> str:
+        """The execution provider that runs the graph (e.g. CPUExecutionProvider)."""
+        self._specs(self._inputs)
+        return self._session.get_providers()[0]
+
+    def infer(self, feeds):
+        values = self._session.run(self._output_names, feeds)
+        return dict(zip(self._output_names, values))
+
+
+def _specs(args) -> tuple:
+    return tuple(
+        TensorSpec(a.name, dtype_from_ort(a.type), tuple(_dim(d) for d in a.shape)) for a in args
+    )
+
+
+def _dim(d):
+    return d if isinstance(d, int) and d >= 0 else (d if isinstance(d, str) else None)
