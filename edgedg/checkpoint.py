@@ -34,10 +34,14 @@ MODEL_KEYS = ("name", "num_classes", "output_stride", "head")
 
 def class_table() -> tuple[list[str], list[list[int]]]:
     """The 19 Cityscapes training classes (trainIds 0..18): names and RGB colours."""
-    from cityscapesscripts.helpers.labels import trainId2label
+    try:
+        from edgedg.data.labels import CLASSES, COLORS
+    except ImportError:  # the data package is optional at this layer
+        from cityscapesscripts.helpers.labels import trainId2label
 
-    labels = [trainId2label[i] for i in range(19)]
-    return [x.name for x in labels], [list(x.color) for x in labels]
+        labels = [trainId2label[i] for i in range(19)]
+        return [x.name for x in labels], [list(x.color) for x in labels]
+    return [str(c) for c in CLASSES], [[int(v) for v in rgb] for rgb in COLORS]
 
 
 def save_checkpoint(
