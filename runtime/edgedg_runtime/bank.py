@@ -1,0 +1,395 @@
+"""The style bank (DESIGN section 3): recent frames' styles and normalisation statistics.
+
+Each entry holds the style of a frame (per-channel mean and variance of the stem-conv output,
+[2, C]) and the frame statistics every norm layer measured on it ([2, S]). For a new frame the bank
+picks the entries whose style is closest (symmetric KL, paper Eq. 10) and pools their statistics
+into the `norm_prior` [3, S] the segment graph takes. Everything is numpy, vectorised over the bank.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgedg_runtime.errors import BankError
+from edgedg_runtime.layout import StatLayout
+
+BANK_SCHEMA_VERSION = 1
+STYLE_EPS = 1e-5  # added to the variance before the square root in the style distance
+
+
+def sym_kl(style_a: np.ndarray, style_b: np.ndarray) -> np.ndarray:
+    """Symmetric KL divergence between diagonal Gaussians, summed over channels (paper Eq. 10).
+
+    Styles are [..., 2, C] (row 0 mean, row 1 variance); the leading dimensions broadcast, so one
+    style [2, C] against a bank [Q, 2, C] gives [Q]. With sigma^2 = var + 1e-5 the two log terms of
+    KL(a||b) + KL(b||a) cancel, leaving (va + d^2) / (2 vb) + (vb + d^2) / (2 va) - 1 per channel.
+    """
+    a = np.asarray(style_a, dtype=np.float64)
+    b = np.asarray(style_b, dtype=np.float64)
+    va = a[..., 1, :] + STYLE_EPS
+    vb = b[..., 1, :] + STYLE_EPS
+    d2 = np.square(a[..., 0, :] - b[..., 0, :])
+    return np.sum((va + d2) / (2.0 * vb) + (vb + d2) / (2.0 * va) - 1.0, axis=-1)
+
+
+@dataclass(frozen=True)
+class SourceStats:
+    """The source side of a model: what it learned in training.
+
+    ``stats`` float32 [2, S] running mean / variance in stat-layout order; ``style`` float32 [2, C]
+    the first norm layer's running stats (the stem-conv output statistics); ``fixed_mask`` bool [S]
+    the columns of fixed layers; ``layout_hash`` ties banks to the model.
+    """
+
+    stats: np.ndarray
+    style: np.ndarray
+    fixed_mask: np.ndarray
+    layout_hash: str
+
+    @classmethod
+    def from_layout(
+        cls, layout: StatLayout, stats: np.ndarray, style: np.ndarray | None = None
+    ) -> SourceStats:
+        """Build from a layout and the packed running stats [2, S]; ``style`` defaults to the first
+        layer's slice of ``stats``."""
+        stats = np.ascontiguousarray(stats, dtype=np.float32)
+        if stats.shape != (2, layout.total):
+            raise BankError(
+                f"source stats must be [2, {layout.total}] for this layout, got {list(stats.shape)}"
+            )
+        if style is None:
+            first = layout.layers[0]
+            style = stats[:, first.offset : first.offset + first.channels]
+        style = np.ascontiguousarray(style, dtype=np.float32)
+        return cls(stats, style, layout.fixed_mask(), layout.hash())
+
+    @property
+    def total(self) -> int:
+        return int(self.stats.shape[1])
+
+    def prior(self) -> np.ndarray:
+        """[3, S] `source` prior: running stats, w = 0 (conventional BatchNorm)."""
+        out = np.zeros((3, self.total), dtype=np.float32)
+        out[:2] = self.stats
+        return out
+
+    def batch_prior(self) -> np.ndarray:
+        """[3, S] `target` prior: w = 1 (statistics of the current batch) except fixed columns,
+        which keep the running stats and w = 0."""
+        out = self.prior()
+        out[2] = 1.0
+        out[2, self.fixed_mask] = 0.0
+        return out
+
+
+class StyleBank:
+    """A FIFO ring buffer of (style, frame statistics[, image]) entries with style-based selection.
+
+    Storage is allocated once, at the first ``add`` (when C, S and the image size are known).
+    ``m`` is the paper's batch size M: a selection holds k = min(m - 1, len(bank)) entries.
+    ``source_weight`` lets the source running stats join every pooled prior as that many
+    pseudo-frames (needs ``source``).
+    """
+
+    def __init__(
+        self,
+        capacity: int = 128,
+        m: int = 4,
+        source_weight: float = 0.0,
+        source: SourceStats | None = None,
+        keep_images: bool = False,
+    ) -> None:
+        if capacity < 1 or m < 1:
+            raise BankError(f"bank capacity and m must be >= 1, got {capacity} and {m}")
+        if source_weight < 0 or (source_weight > 0 and source is None):
+            raise BankError("source_weight must be >= 0 and needs the model's source stats")
+        self.capacity = int(capacity)
+        self.m = int(m)
+        self.source_weight = float(source_weight)
+        self.source = source
+        self.keep_images = bool(keep_images)
+        self._count = 0  # frames ever added; the next slot is _count % capacity
+        self._style: np.ndarray | None = None  # [Q, 2, C]
+        self._stats: np.ndarray | None = None  # [Q, 2, S]
+        self._images: np.ndarray | None = None  # [Q, H, W, 3] uint8
+        self._scratch: tuple | None = None  # float64 pooling buffers, see _buffers
+        self._fixed = np.zeros(0, dtype=np.int64)  # fixed columns (w = 0, source stats)
+        self._src64 = np.zeros((2, 0))
+        if source is not None:
+            self._fixed = np.flatnonzero(source.fixed_mask)
+            self._src64 = source.stats.astype(np.float64)
+
+    def __len__(self) -> int:
+        return min(self._count, self.capacity)
+
+    @property
+    def k(self) -> int:
+        """How many entries a selection holds now."""
+        return min(self.m - 1, len(self))
+
+    def _allocate(self, style: np.ndarray, stats: np.ndarray, image: np.ndarray | None) -> None:
+        if self.source is not None and stats.shape[1] != self.source.total:
+            raise BankError(
+                f"frame stats have {stats.shape[1]} columns, the model's layout has "
+                f"{self.source.total}"
+            )
+        q = self.capacity
+        self._style = np.zeros((q,) + style.shape, dtype=np.float32)
+        self._stats = np.zeros((q,) + stats.shape, dtype=np.float32)
+        if self.keep_images:
+            if image is None:
+                raise BankError("this bank keeps images (sib-exact): pass the image to add()")
+            self._images = np.zeros((q,) + image.shape, dtype=np.uint8)
+
+    def add(
+        self, style: np.ndarray, frame_stats: np.ndarray, image: np.ndarray | None = None
+    ) -> None:
+        """Append one frame: ``style`` [2, C], ``frame_stats`` [2, S], ``image`` uint8 [H, W, 3]
+        (only kept when the bank keeps images). The oldest entry goes when the bank is full."""
+        style = np.asarray(style, dtype=np.float32)
+        frame_stats = np.asarray(frame_stats, dtype=np.float32)
+        if self._style is None:
+            self._allocate(style, frame_stats, image)
+        assert self._style is not None and self._stats is not None
+        if style.shape != self._style.shape[1:] or frame_stats.shape != self._stats.shape[1:]:
+            raise BankError(
+                f"entry shapes {style.shape}, {frame_stats.shape} do not match the bank's "
+                f"{self._style.shape[1:]}, {self._stats.shape[1:]}"
+            )
+        slot = self._count % self.capacity
+        self._style[slot] = style
+        self._stats[slot] = frame_stats
+        if self._images is not None:
+            if image is None or image.shape != self._images.shape[1:]:
+                raise BankError(f"bank images are {self._images.shape[1:]}: pass one of that size")
+            self._images[slot] = image
+        self._count += 1
+
+    def _fill(self, style: np.ndarray, stats: np.ndarray, images: np.ndarray | None) -> None:
+        """Bulk-load n <= capacity entries, oldest first, into an empty bank."""
+        n = style.shape[0]
+        self._allocate(style[0], stats[0], None if images is None else images[0])
+        assert self._style is not None and self._stats is not None
+        self._style[:n] = style
+        self._stats[:n] = stats
+        if self._images is not None and images is not None:
+            self._images[:n] = images
+        self._count = n
+
+    def select(self, style: np.ndarray) -> np.ndarray:
+        """Indices of the k entries whose style is closest to ``style`` [2, C], closest first."""
+        k = self.k
+        if k == 0:
+            return np.zeros(0, dtype=np.int64)
+        assert self._style is not None
+        dist = sym_kl(style, self._style[: len(self)])
+        if k < dist.shape[0]:
+            part = np.argpartition(dist, k - 1)[:k]
+            return part[np.argsort(dist[part], kind="stable")].astype(np.int64)
+        return np.argsort(dist, kind="stable").astype(np.int64)
+
+    def recent(self) -> np.ndarray:
+        """Indices of the k most recent entries, newest first (the queue policy, `qib`)."""
+        back = np.arange(1, self.k + 1, dtype=np.int64)
+        return (self._count - back) % self.capacity
+
+    def images(self, indices: np.ndarray) -> np.ndarray:
+        """uint8 [k, H, W, 3]: the stored frames at ``indices`` (banks that keep images only)."""
+        if self._images is None:
+            raise BankError("this bank keeps no images: create it with keep_images=True")
+        return self._images[np.asarray(indices, dtype=np.int64)]
+
+    def prior(self, indices: np.ndarray) -> np.ndarray:
+        """float32 [3, S]: the pooled statistics of the entries at ``indices`` and the weight
+        w = 1 / (n_src + k + 1) of the current frame.
+
+        Pooling runs in float64: mu_p = sum_j a_j mu_j / A, var_p = sum_j a_j (var_j + (mu_j -
+        mu_p)^2) / A, with a_j = 1 per entry and n_src for the source prior. Fixed columns get the
+        source running stats and w = 0.
+        """
+        idx = np.asarray(indices, dtype=np.int64)
+        n_src = self.source_weight if self.source is not None else 0.0
+        weight = n_src + idx.shape[0]
+        out = np.empty((3, self._total_columns()), dtype=np.float32)
+        if weight > 0:
+            self._pool(idx, n_src, weight, out)
+        elif self.source is not None:
+            out[:2] = self.source.stats
+        else:
+            out[0], out[1] = 0.0, 1.0  # ignored: w = 1
+        out[2] = 1.0 / (weight + 1.0)
+        if self.source is not None and self._fixed.shape[0]:
+            out[:2, self._fixed] = self.source.stats[:, self._fixed]
+            out[2, self._fixed] = 0.0
+        return out
+
+    def _pool(self, idx: np.ndarray, n_src: float, weight: float, out: np.ndarray) -> None:
+        """Pool into out[:2]. Works in preallocated float64 buffers: fresh temporaries of this
+        size cost page faults that would dominate the per-frame time."""
+        rows, mu, var, tmp = self._buffers()
+        for j, i in enumerate(idx.tolist()):  # k <= m - 1 rows, not a loop over the bank
+            rows[j] = self._stats[i]  # type: ignore[index]
+        np.sum(rows[: idx.shape[0], 0], axis=0, out=mu)
+        if n_src > 0:
+            src = self._src64
+            np.multiply(src[0], n_src, out=tmp)
+            mu += tmp
+        mu /= weight
+        var.fill(0.0)
+        for j in range(idx.shape[0]):
+            np.subtract(rows[j, 0], mu, out=tmp)
+            np.square(tmp, out=tmp)
+            tmp += rows[j, 1]
+            var += tmp
+        if n_src > 0:
+            np.subtract(src[0], mu, out=tmp)
+            np.square(tmp, out=tmp)
+            tmp += src[1]
+            tmp *= n_src
+            var += tmp
+        var /= weight
+        out[0], out[1] = mu, var
+
+    def _buffers(self) -> tuple:
+        """(rows [m-1, 2, S], mu [S], var [S], tmp [S]) float64 scratch, allocated once."""
+        if self._scratch is None:
+            total = self._total_columns()
+            rows = np.zeros((max(self.m - 1, 1), 2, total), dtype=np.float64)
+            self._scratch = (rows,) + tuple(np.zeros(total) for _ in range(3))
+        return self._scratch
+
+    def _total_columns(self) -> int:
+        if self.source is not None:
+            return self.source.total
+        if self._stats is not None:
+            return int(self._stats.shape[2])
+        raise BankError("an empty bank without source stats does not know S: pass source=")
+
+    def shift_score(self, style: np.ndarray) -> float:
+        """sym_kl of a frame's style from the source style: large values flag unfamiliar scenes."""
+        if self.source is None:
+            raise BankError("the shift score needs the model's source stats: pass source=")
+        return float(sym_kl(style, self.source.style))
+
+    def entries(self) -> tuple:
+        """(style [n, 2, C], frame_stats [n, 2, S], images or None), oldest first (copies)."""
+        order = (self._count - len(self) + np.arange(len(self))) % self.capacity
+        if self._style is None or self._stats is None:
+            return np.zeros((0, 2, 0), np.float32), np.zeros((0, 2, 0), np.float32), None
+        images = None if self._images is None else self._images[order]
+        return self._style[order], self._stats[order], images
+
+    def save(self, path: str) -> None:
+        """Write the bank to ``path`` (.npz) atomically: a temp file in the same folder, then a
+        rename, so a crash never leaves a half-written bank."""
+        style, stats, images = self.entries()
+        arrays = {
+            "schema_version": np.array(BANK_SCHEMA_VERSION, dtype=np.int64),
+            "layout_hash": np.array(self.source.layout_hash if self.source else ""),
+            "capacity": np.array(self.capacity, dtype=np.int64),
+            "style": style,
+            "frame_stats": stats,
+        }
+        if images is not None:
+            arrays["images"] = images
+        folder = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".bank-", suffix=".npz.tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                np.savez(handle, **arrays)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
+
+
+def load_bank(
+    path: str,
+    source: SourceStats | None = None,
+    capacity: int | None = None,
+    m: int = 4,
+    source_weight: float = 0.0,
+    keep_images: bool = False,
+) -> StyleBank:
+    """Read a bank written by :meth:`StyleBank.save`.
+
+    With ``source`` given, a bank of another model (other stat layout) is refused. ``capacity``
+    defaults to the saved one; a smaller capacity keeps the most recent entries.
+    """
+    data = _read_npz(path)
+    version = int(data["schema_version"])
+    if version != BANK_SCHEMA_VERSION:
+        raise BankError(
+            f"style bank {path} has schema version {version}; this edgedg reads version "
+            f"{BANK_SCHEMA_VERSION}. Delete the file to start a new bank."
+        )
+    saved_hash = str(data["layout_hash"])
+    if source is not None and saved_hash != source.layout_hash:
+        raise BankError(
+            f"style bank {path} was filled by another model (stat-layout hash {saved_hash[:12]} "
+            f"!= {source.layout_hash[:12]}). Pass the model that filled it, or delete the file."
+        )
+    images = data.get("images")
+    bank = StyleBank(
+        capacity=int(capacity or data["capacity"]),
+        m=m,
+        source_weight=source_weight,
+        source=source,
+        keep_images=keep_images and images is not None,
+    )
+    style, stats = data["style"], data["frame_stats"]
+    if style.ndim != 3 or stats.ndim != 3 or style.shape[0] != stats.shape[0]:
+        raise BankError(f"style bank {path} holds malformed arrays. Delete the file.")
+    start = max(0, style.shape[0] - bank.capacity)
+    if style.shape[0] > start:
+        bank._fill(style[start:], stats[start:], None if images is None else images[start:])
+    return bank
+
+
+def _read_npz(path: str) -> dict:
+    keys = ("schema_version", "layout_hash", "capacity", "style", "frame_stats")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            data = {key: npz[key] for key in npz.files}
+    except FileNotFoundError as exc:
+        raise BankError(f"no style bank at {path}: check the path") from exc
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise BankError(
+            f"style bank {path} is corrupt or not a bank ({exc}). Delete it to start a new bank."
+        ) from exc
+    missing = [key for key in keys if key not in data]
+    if missing:
+        raise BankError(f"style bank {path} lacks {missing}: not an edgedg bank. Delete the file.")
+    return data
+
+
+def time_select_prior(
+    capacity: int = 128, stats: int = 26560, channels: int = 64, m: int = 4, repeats: int = 500
+) -> float:
+    """Median seconds of one select + prior on a full bank of random entries (the per-frame bank
+    cost outside the graphs). Defaults: ResNet-50 + FCN (S = 26,560), C = 64, Q = 128, M = 4."""
+    import time
+
+    rng = np.random.default_rng(0)
+    layout = StatLayout.from_channels([("bn", stats, False)])
+    source = SourceStats.from_layout(layout, np.abs(rng.normal(size=(2, stats))))
+    bank = StyleBank(capacity=capacity, m=m, source=source)
+    for _ in range(capacity):
+        bank.add(np.abs(rng.normal(size=(2, channels))), np.abs(rng.normal(size=(2, stats))))
+    probe = np.abs(rng.normal(size=(2, channels))).astype(np.float32)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        bank.prior(bank.select(probe))
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+if __name__ == "__main__":
+    print(f"select + prior: {time_select_prior() * 1e3:.3f} ms per frame (median)")
