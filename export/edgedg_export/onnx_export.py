@@ -1,0 +1,127 @@
+"""PyTorch -> ONNX: the model's deploy forms, before and after the graph passes.
+
+`onnx_from_model` traces the model (normalised float NCHW input `input` -> `logits`, dynamic
+batch N) with BatchNorm either KEPT as BatchNormalization nodes (for the unfold pass) or FOLDED
+into the convolutions (plain.onnx). `segment_onnx`, `plain_onnx` and `style_onnx` chain the passes
+into the three graphs of a model directory.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import onnx
+import torch
+from torch import Tensor, nn
+
+from edgedg.norm import norm_layers, stat_layout
+from edgedg_export.passes import add_labels, add_preprocessing, unfold_batchnorm
+
+DEFAULT_OPSET = 17
+
+
+@dataclass(frozen=True)
+class GraphOptions:
+    """What shapes the exported graphs: input size, opset, I/O dtypes, extra outputs."""
+
+    height: int
+    width: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    opset: int = DEFAULT_OPSET
+    io: str = "uint8"  # image input dtype: uint8 | float
+    labels_dtype: str = "uint8"  # uint8 | int32
+    logits: bool = False  # keep `logits` as a segment output
+
+
+def _trace(module: nn.Module, shape: Sequence[int], outputs: list[str], opset: int, fold: bool):
+    """torch.onnx (TorchScript exporter) of ``module`` with input `input` and a dynamic batch."""
+    x = torch.zeros(*shape)
+    buf = io.BytesIO()
+    axes = {name: {0: "N"} for name in ["input", *outputs]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+        torch.onnx.export(
+            module,
+            (x,),
+            buf,
+            dynamo=False,
+            training=torch.onnx.TrainingMode.EVAL,
+            do_constant_folding=fold,
+            input_names=["input"],
+            output_names=outputs,
+            dynamic_axes=axes,
+            opset_version=opset,
+        )
+    return onnx.load_from_string(buf.getvalue())
+
+
+def onnx_from_model(
+    model: nn.Module, height: int, width: int, opset: int = DEFAULT_OPSET, fold: bool = False
+) -> onnx.ModelProto:
+    """The model in eval mode as ONNX: `input` [N, 3, H, W] normalised float -> `logits`.
+
+    ``fold=False`` keeps one BatchNormalization node per norm layer (checked); ``fold=True``
+    folds them into the convolutions (checked: none left)."""
+    model = model.eval()
+    with torch.no_grad():
+        proto = _trace(model, (1, 3, height, width), ["logits"], opset, fold)
+    count = sum(n.op_type == "BatchNormalization" for n in proto.graph.node)
+    expected = 0 if fold else len(norm_layers(model))
+    if count != expected:
+        raise RuntimeError(
+            f"the ONNX export has {count} BatchNormalization nodes, expected {expected} "
+            f"({'folded' if fold else 'one per norm layer'})"
+        )
+    return proto
+
+
+def segment_onnx(model: nn.Module, opts: GraphOptions) -> onnx.ModelProto:
+    """segment.onnx: `image`, `norm_prior` [3, S] -> `labels`, `frame_stats` [2, S] (+ logits)."""
+    proto = onnx_from_model(model, opts.height, opts.width, opts.opset, fold=False)
+    proto = unfold_batchnorm(proto, stat_layout(model))
+    proto = add_preprocessing(proto, opts.mean, opts.std, opts.io)
+    return _finish(add_labels(proto, opts.labels_dtype, keep_logits=opts.logits))
+
+
+def plain_onnx(model: nn.Module, opts: GraphOptions) -> onnx.ModelProto:
+    """plain.onnx: `image` -> `labels`, BatchNorm folded, no statistic I/O (the fastest source)."""
+    proto = onnx_from_model(model, opts.height, opts.width, opts.opset, fold=True)
+    proto = add_preprocessing(proto, opts.mean, opts.std, opts.io)
+    return _finish(add_labels(proto, opts.labels_dtype, keep_logits=opts.logits))
+
+
+class StyleNet(nn.Module):
+    """The stem conv, then per-image channel mean and biased variance over H, W: [N, 2, C].
+
+    A thin torch wrapper rather than a pass: the style graph is a separate, tiny graph that
+    shares only the stem with the segment graph."""
+
+    def __init__(self, stem: nn.Module):
+        super().__init__()
+        self.stem = stem
+
+    def forward(self, x: Tensor) -> Tensor:
+        f = self.stem(x).float()
+        mu = f.mean(dim=(2, 3), keepdim=True)
+        var = (f - mu).square().mean(dim=(2, 3))
+        return torch.stack([mu.flatten(1), var], dim=1)
+
+
+def style_onnx(model: nn.Module, opts: GraphOptions) -> onnx.ModelProto:
+    """style.onnx: `image` -> `style` [N, 2, C] of the stem output before the first norm layer."""
+    stem = model.stem
+    with torch.no_grad():
+        net = StyleNet(stem).eval()
+        proto = _trace(net, (1, 3, opts.height, opts.width), ["style"], opts.opset, fold=True)
+    return _finish(add_preprocessing(proto, opts.mean, opts.std, opts.io))
+
+
+def _finish(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """Shape inference (value_info for every tensor) and a strict validity check."""
+    proto = onnx.shape_inference.infer_shapes(proto, strict_mode=True)
+    onnx.checker.check_model(proto, full_check=True)
+    return proto

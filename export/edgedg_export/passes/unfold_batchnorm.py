@@ -1,0 +1,136 @@
+"""Pass: every BatchNormalization -> the unfolded form of DESIGN section 2, fed by `norm_prior`.
+
+For the layer's channels (offset o, count C) with (mu_p, var_p, w) = norm_prior[:, o:o+C]:
+
+    mu_f  = ReduceMean(x, N H W)            d = x - mu_f          var_f = ReduceMean(d * d, N H W)
+    delta = mu_f - mu_p
+    mu    = mu_p + w * delta                                  (= w mu_f + (1 - w) mu_p)
+    var   = var_p + w * (var_f - var_p) + w (1 - w) delta^2
+            (= w (var_f + (mu_f - mu)^2) + (1 - w) (var_p + (mu_p - mu)^2), expanded)
+    a     = gamma / sqrt(var + eps)
+    y     = d * a + (beta + (mu_f - mu) * a)                  (= gamma (x - mu) / sqrt(..) + beta)
+
+`y` reuses `d`, so the full-size work is one Sub, two Mul, one Add and two reductions. The graph
+gains the input `norm_prior` [3, S] and the output `frame_stats` [2, S] (= [mu_f; var_f] of every
+layer, concatenated in layout order). Every node computing statistics is named
+``<layer>/stat/...`` so that a TensorRT build can keep them in FP32.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import onnx
+import onnx_graphsurgeon as gs
+
+from edgedg_export.passes._graph import const, constant_values, op, opset_of, reduce_mean
+from edgedg_runtime.layout import NormLayer, StatLayout
+
+STAT_MARK = "/stat/"
+PRIOR, FRAME_STATS = "norm_prior", "frame_stats"
+
+
+def layer_from_scale_name(node: gs.Node) -> str:
+    """The norm layer of a BatchNormalization node, from its scale input: the exporter names it
+    after the parameter, ``<module name>.weight``, even when it routes it through an Identity."""
+    scale = node.inputs[1].name
+    return scale[: -len(".weight")] if scale.endswith(".weight") else scale
+
+
+def unfold_batchnorm(
+    model: onnx.ModelProto,
+    layout: StatLayout,
+    layer_of: Callable[[gs.Node], str] = layer_from_scale_name,
+) -> onnx.ModelProto:
+    """Replace each BatchNormalization of ``model`` by its unfolded form (module docstring).
+
+    ``layer_of`` maps a BN node to its layout layer name; every layout layer must match exactly
+    one node and every BN node one layer, else ValueError (a bug, not a user error).
+    """
+    graph = gs.import_onnx(model)
+    opset = opset_of(model)
+    prior = gs.Variable(PRIOR, dtype=np.float32, shape=(3, layout.total))
+    stats = [
+        _unfold_one(graph, node, layer, prior, opset)
+        for node, layer in _match_layers(graph, layout, layer_of)
+    ]
+    frame_stats = gs.Variable(FRAME_STATS, dtype=np.float32, shape=(2, layout.total))
+    graph.nodes.append(
+        gs.Node("Concat", "frame_stats/stat/concat", {"axis": 1}, stats, [frame_stats])
+    )
+    graph.inputs.append(prior)
+    graph.outputs.append(frame_stats)
+    graph.cleanup().toposort()
+    return gs.export_onnx(graph)
+
+
+def _match_layers(
+    graph: gs.Graph, layout: StatLayout, layer_of: Callable[[gs.Node], str]
+) -> list[tuple[gs.Node, NormLayer]]:
+    """(node, layer) pairs in layout order; each layer matched exactly once."""
+    by_name: dict[str, list[gs.Node]] = {}
+    for node in graph.nodes:
+        if node.op == "BatchNormalization":
+            by_name.setdefault(layer_of(node), []).append(node)
+    wanted = {layer.name for layer in layout.layers}
+    problems = [f"{n}: {len(v)} nodes" for n, v in by_name.items() if n in wanted and len(v) != 1]
+    problems += [f"{n}: no node" for n in sorted(wanted - set(by_name))]
+    problems += [f"node for unknown layer {n}" for n in sorted(set(by_name) - wanted)]
+    if problems:
+        raise ValueError(
+            "BatchNormalization nodes do not match the stat layout: " + "; ".join(problems)
+        )
+    return [(by_name[layer.name][0], layer) for layer in layout.layers]
+
+
+def _unfold_one(
+    graph: gs.Graph, node: gs.Node, layer: NormLayer, prior: gs.Variable, opset: int
+) -> gs.Variable:
+    """Rewire one BN node's output to the unfolded form; return its [2, C] frame statistics."""
+    x, y, c, s = node.inputs[0], node.outputs[0], layer.channels, layer.name + STAT_MARK
+    gamma = constant_values(node.inputs[1]).astype(np.float32).reshape(1, c, 1, 1)
+    beta = constant_values(node.inputs[2]).astype(np.float32).reshape(1, c, 1, 1)
+    eps = np.full((1, 1, 1, 1), float(node.attrs.get("epsilon", 1e-5)), np.float32)
+    node.outputs.clear()  # the BN node is now dangling; cleanup() removes it
+
+    def stat(kind: str, name: str, *inputs: gs.Tensor, **attrs) -> gs.Variable:
+        return op(graph, kind, s + name, list(inputs), attrs)
+
+    mu_p, var_p, w = _prior_rows(graph, prior, layer, s)
+    mu_f = reduce_mean(graph, x, [0, 2, 3], opset, s + "mu_f")
+    d = stat("Sub", "centre", x, mu_f)
+    var_f = reduce_mean(graph, stat("Mul", "square", d, d), [0, 2, 3], opset, s + "var_f")
+
+    delta = stat("Sub", "delta", mu_f, mu_p)
+    mu = stat("Add", "mu", mu_p, stat("Mul", "w_delta", w, delta))
+    one_minus_w = stat("Sub", "one_minus_w", const(s + "one", np.ones((1, 1, 1, 1))), w)
+    between = stat(
+        "Mul", "between", stat("Mul", "w_1mw", w, one_minus_w), stat("Mul", "delta2", delta, delta)
+    )
+    mixed = stat("Mul", "w_dvar", w, stat("Sub", "dvar", var_f, var_p))
+    var = stat("Add", "var", stat("Add", "var0", var_p, mixed), between)
+
+    std = stat("Sqrt", "std", stat("Add", "var_eps", var, const(s + "eps", eps)))
+    a = stat("Div", "scale", const(s + "gamma", gamma), std)
+    shift = stat("Mul", "shift_a", stat("Sub", "mu_f_minus_mu", mu_f, mu), a)
+    b = stat("Add", "bias", const(s + "beta", beta), shift)
+    scaled = op(graph, "Mul", layer.name + "/norm/mul", [d, a])
+    graph.nodes.append(gs.Node("Add", layer.name + "/norm/add", inputs=[scaled, b], outputs=[y]))
+
+    both = stat("Concat", "frame", mu_f, var_f, axis=0)
+    return stat("Reshape", "frame_2c", both, const(s + "shape_2c", np.int64([2, c])))
+
+
+def _prior_rows(graph: gs.Graph, prior: gs.Variable, layer: NormLayer, s: str) -> list[gs.Variable]:
+    """(mu_p, var_p, w), each [1, C, 1, 1], from the layer's columns of the [3, S] prior."""
+    o, c = layer.offset, layer.channels
+    bounds = [
+        const(s + k, np.int64([v])) for k, v in (("p_start", o), ("p_end", o + c), ("p_axes", 1))
+    ]
+    cols = op(graph, "Slice", s + "prior", [prior, *bounds])
+    rows = op(
+        graph, "Reshape", s + "prior_4d", [cols, const(s + "p_shape", np.int64([3, c, 1, 1]))]
+    )
+    split = const(s + "p_split", np.int64([1, 1, 1]))
+    return op(graph, "Split", s + "prior_rows", [rows, split], {"axis": 0}, n=3)
