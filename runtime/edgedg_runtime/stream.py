@@ -1,0 +1,308 @@
+"""The stream loop: frames from a source through a Segmenter to video / PNG / window outputs.
+
+``stream(model_dir, source, output, options)`` wires everything from a model directory and a
+source spec; ``run_loop(segmenter, source, sinks, ...)`` is the loop itself (any callable that
+returns a result with ``labels``, ``shift``, ``timings`` works, which the tests use). Bad frames
+are counted and skipped; a source that ends or breaks ends the run cleanly; Ctrl-C too. A
+summary (frames, bad, dropped, fps, ms per stage, mean shift) is always returned.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from edgedg_runtime.errors import EdgeDGError, FrameError, require
+from edgedg_runtime.sources import FrameSource, open_source
+from edgedg_runtime.visualize import VIEWS, palette_bgr, render
+
+log = logging.getLogger(__name__)
+VIDEO_FOURCC = {".mp4": "mp4v", ".avi": "MJPG"}
+
+
+@dataclass
+class StreamOptions:
+    """Everything ``edgedg stream`` can set besides the model, input and output."""
+
+    norm: str = "sib"
+    backend: str = "auto"
+    m: int = 4
+    bank_size: int = 128
+    source_weight: float = 0.0
+    threads: int | None = None
+    input_width: int | None = None
+    input_height: int | None = None
+    input_rate: int | None = None
+    visualize: tuple[str, ...] = ("overlay",)
+    alpha: float = 0.5
+    display: bool = False
+    profile: int = 0
+    bank: str | None = None
+    bank_save_every: int = 0
+    max_frames: int | None = None
+    timeout: float = 5.0
+
+
+class StageTimes:
+    """Running sums of per-stage milliseconds, overall and since the last ``window()`` call."""
+
+    def __init__(self):
+        self.total, self.count = {}, 0
+        self._win, self._win_count = {}, 0
+
+    def add(self, timings: dict) -> None:
+        for stage, ms in timings.items():
+            self.total[stage] = self.total.get(stage, 0.0) + float(ms)
+            self._win[stage] = self._win.get(stage, 0.0) + float(ms)
+        self.count += 1
+        self._win_count += 1
+
+    def means(self) -> dict:
+        return {k: v / max(1, self.count) for k, v in self.total.items()}
+
+    def window(self) -> dict:
+        """Mean ms per stage since the previous call, and reset the window."""
+        means = {k: v / max(1, self._win_count) for k, v in self._win.items()}
+        self._win, self._win_count = {}, 0
+        return means
+
+
+def format_stages(means: dict) -> str:
+    return " | ".join(f"{stage} {ms:.2f} ms" for stage, ms in means.items())
+
+
+@dataclass
+class StreamSummary:
+    frames: int = 0
+    bad: int = 0
+    dropped: int = 0
+    seconds: float = 0.0
+    stage_ms: dict = field(default_factory=dict)
+    mean_shift: float = float("nan")
+    end_reason: str = "end of input"
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    def format(self) -> str:
+        shift = "n/a" if math.isnan(self.mean_shift) else f"{self.mean_shift:.3f}"
+        return (
+            f"{self.frames} frames, {self.bad} bad, {self.dropped} dropped in {self.seconds:.1f} s "
+            f"({self.fps:.1f} fps; {self.end_reason})\n"
+            f"ms per frame: {format_stages(self.stage_ms) or 'n/a'}\nmean shift score: {shift}"
+        )
+
+
+# --- sinks ------------------------------------------------------------------------------------
+class Renderer:
+    """Draws a view (overlay / mask) of a result with the model's class colours and names."""
+
+    def __init__(self, names: Sequence[str], colors_rgb, alpha: float = 0.5):
+        self.names, self.palette, self.alpha = list(names), palette_bgr(colors_rgb), alpha
+
+    def __call__(self, frame: np.ndarray, labels: np.ndarray, view: str = "overlay"):
+        return render(frame, labels, self.palette, self.names, view, self.alpha)
+
+
+class VideoSink:
+    """An overlay video, one output frame per segmented input frame; written to a temp file in
+    the same folder and moved into place when closed."""
+
+    def __init__(self, path: str, fps: float, renderer: Renderer):
+        ext = os.path.splitext(path)[1].lower()
+        if ext not in VIDEO_FOURCC:
+            raise EdgeDGError(f"output video must end in {' or '.join(VIDEO_FOURCC)}: {path}")
+        self.path, self.fps, self.renderer = path, float(fps), renderer
+        self._tmp = os.path.join(
+            os.path.dirname(path) or ".", f".{os.path.basename(path)}.tmp{ext}"
+        )
+        self._writer, self._size, self.written = None, None, 0
+
+    def write(self, name: str, frame: np.ndarray, labels: np.ndarray) -> None:
+        cv2 = require("cv2", "camera", "Writing videos")
+        image = self.renderer(frame, labels, "overlay")
+        if self._writer is None:
+            self._size = (image.shape[1], image.shape[0])
+            fourcc = cv2.VideoWriter_fourcc(*VIDEO_FOURCC[os.path.splitext(self.path)[1].lower()])
+            self._writer = cv2.VideoWriter(self._tmp, fourcc, self.fps, self._size)
+            if not self._writer.isOpened():
+                raise EdgeDGError(f"OpenCV cannot write the video {self.path} (codec missing?)")
+        if (image.shape[1], image.shape[0]) != self._size:
+            image = cv2.resize(image, self._size, interpolation=cv2.INTER_NEAREST)
+        self._writer.write(image)
+        self.written += 1
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+            os.replace(self._tmp, self.path)
+
+
+class FolderSink:
+    """PNG files ``<name>_<view>.png`` for each requested view, each written atomically."""
+
+    def __init__(self, folder: str, views: Sequence[str], renderer: Renderer):
+        bad = [v for v in views if v not in VIEWS]
+        if bad or not views:
+            raise EdgeDGError(f"--visualize takes a comma list of {', '.join(VIEWS)}, got {views}")
+        os.makedirs(folder, exist_ok=True)
+        self.folder, self.views, self.renderer, self.written = folder, tuple(views), renderer, 0
+
+    def write(self, name: str, frame: np.ndarray, labels: np.ndarray) -> None:
+        cv2 = require("cv2", "camera", "Writing images")
+        for view in self.views:
+            path = os.path.join(self.folder, f"{name}_{view}.png")
+            tmp = os.path.join(self.folder, f".{name}_{view}.tmp.png")
+            if not cv2.imwrite(tmp, self.renderer(frame, labels, view)):
+                raise EdgeDGError(f"cannot write {path}: is the folder writable?")
+            os.replace(tmp, path)
+        self.written += 1
+
+    def close(self) -> None:
+        pass
+
+
+class DisplaySink:
+    """An OpenCV window; ``q`` or Esc stops the stream."""
+
+    def __init__(self, renderer: Renderer, title: str = "edgedg"):
+        self.renderer, self.title, self.quit = renderer, title, False
+
+    def write(self, name: str, frame: np.ndarray, labels: np.ndarray) -> None:
+        cv2 = require("cv2", "camera", "Showing a window")
+        cv2.imshow(self.title, self.renderer(frame, labels, "overlay"))
+        self.quit = (cv2.waitKey(1) & 0xFF) in (ord("q"), 27)
+
+    def close(self) -> None:
+        cv2 = require("cv2", "camera", "Showing a window")
+        cv2.destroyWindow(self.title)
+
+
+def display_available() -> tuple[bool, str]:
+    """(available, why not): a display server and an OpenCV build with a GUI."""
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        return False, "no display (DISPLAY is not set)"
+    cv2 = require("cv2", "camera", "Showing a window")
+    try:
+        cv2.namedWindow("edgedg-probe")
+        cv2.destroyWindow("edgedg-probe")
+    except cv2.error:
+        return False, "this OpenCV has no GUI (a headless build)"
+    return True, ""
+
+
+# --- the loop ---------------------------------------------------------------------------------
+def run_loop(
+    segmenter: Callable,
+    source: FrameSource,
+    sinks: Sequence = (),
+    profile: int = 0,
+    max_frames: int | None = None,
+    every_frame: Callable[[int], None] | None = None,
+    echo: Callable[[str], None] = print,
+) -> StreamSummary:
+    """Segment every frame of ``source`` and hand it to each sink until the source ends.
+
+    ``every_frame(n)`` runs after the n-th segmented frame (bank saving). ``profile`` > 0 prints
+    the mean per-stage times every that many frames through ``echo``.
+    """
+    summary, times, shifts = StreamSummary(), StageTimes(), [0.0, 0]
+    start = time.perf_counter()
+    try:
+        for name, frame in source:
+            try:
+                result = segmenter(frame)
+            except FrameError as exc:
+                summary.bad += 1
+                log.warning("frame %s skipped: %s", name, exc)
+                continue
+            for sink in sinks:
+                sink.write(name, frame, result.labels)
+            summary.frames += 1
+            times.add(result.timings)
+            if result.shift is not None and not math.isnan(result.shift):
+                shifts[0] += float(result.shift)
+                shifts[1] += 1
+            if every_frame is not None:
+                every_frame(summary.frames)
+            if profile and summary.frames % profile == 0:
+                echo(f"[{summary.frames:6d}] {format_stages(times.window())}")
+            if (max_frames and summary.frames >= max_frames) or any(
+                getattr(s, "quit", False) for s in sinks
+            ):
+                summary.end_reason = "stopped" if not max_frames else f"--max-frames {max_frames}"
+                break
+        else:
+            summary.end_reason = source.end_reason
+    except KeyboardInterrupt:
+        summary.end_reason = "interrupted"
+    summary.seconds = time.perf_counter() - start
+    summary.dropped = source.dropped
+    summary.stage_ms = times.means()
+    summary.mean_shift = shifts[0] / shifts[1] if shifts[1] else float("nan")
+    return summary
+
+
+def make_sinks(output: str | None, options: StreamOptions, renderer: Renderer, fps: float):
+    """The sinks for an OUTPUT argument (.mp4/.avi video or a PNG folder) and ``--display``."""
+    sinks = []
+    if output:
+        if os.path.splitext(output)[1].lower() in VIDEO_FOURCC:
+            sinks.append(VideoSink(output, fps, renderer))
+        elif os.path.splitext(output)[1]:
+            raise EdgeDGError(f"OUTPUT must be a .mp4/.avi file or a folder for PNGs: {output}")
+        else:
+            sinks.append(FolderSink(output, options.visualize, renderer))
+    if options.display:
+        ok, why = display_available()
+        if ok:
+            sinks.append(DisplaySink(renderer))
+        else:
+            log.warning("--display ignored: %s; running headless", why)
+    return sinks
+
+
+def stream(
+    model_dir: str,
+    source: str,
+    output: str | None = None,
+    options: StreamOptions | None = None,
+    echo: Callable[[str], None] = print,
+) -> StreamSummary:
+    """Run a model directory on a source until it ends; see ``edgedg stream --help``."""
+    from edgedg_runtime.segmenter import Segmenter
+
+    o = options or StreamOptions()
+    if o.bank and o.norm not in ("sib", "qib", "sib-exact"):
+        raise EdgeDGError(f"--bank needs a bank mode (sib, qib, sib-exact), not --norm {o.norm}")
+    bank = o.bank if o.bank and os.path.exists(o.bank) else None
+    with Segmenter(
+        model_dir, o.backend, o.norm, o.m, o.bank_size, o.source_weight, bank, o.threads
+    ) as seg, open_source(source, o.input_width, o.input_height, o.input_rate, o.timeout) as src:
+        renderer = Renderer(seg.class_names, seg.class_colors, o.alpha)
+        sinks = make_sinks(output, o, renderer, src.fps or o.input_rate or 30.0)
+        echo(f"streaming {source} -> {output or '(no output)'}: {seg.describe()}")
+
+        def save_bank(n: int) -> None:
+            if o.bank and o.bank_save_every and n % o.bank_save_every == 0:
+                seg.bank.save(o.bank)
+
+        try:
+            summary = run_loop(seg, src, sinks, o.profile, o.max_frames, save_bank, echo)
+        finally:
+            for sink in sinks:
+                sink.close()
+            if o.bank and seg.bank is not None:
+                seg.bank.save(o.bank)
+    return summary
