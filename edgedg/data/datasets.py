@@ -277,7 +277,8 @@ def open_dataset(
     defaults to the dataset folder's name.
     """
     fmt, root = parse_spec(spec)
-    _require_dir(root, f"the {fmt} dataset root")
+    if not root.is_dir():
+        raise DataError(f"the {fmt} dataset root {root} does not exist or is not a folder")
     layout = _READERS[fmt](
         root, split, mapillary_mapping=mapillary_mapping, synthia_classes=synthia_classes
     )
