@@ -40,6 +40,7 @@ class GraphOptions:
 def _trace(module: nn.Module, shape: Sequence[int], outputs: list[str], opset: int, fold: bool):
     """torch.onnx (TorchScript exporter) of ``module`` with input `input` and a dynamic batch."""
     x = torch.zeros(*shape)
+    sample = module(x)
     buf = io.BytesIO()
     axes = {name: {0: "N"} for name in ["input", *outputs]}
     with warnings.catch_warnings():
@@ -56,7 +57,18 @@ def _trace(module: nn.Module, shape: Sequence[int], outputs: list[str], opset: i
             dynamic_axes=axes,
             opset_version=opset,
         )
-    return onnx.load_from_string(buf.getvalue())
+    proto = onnx.load_from_string(buf.getvalue())
+    _declare_shape(proto.graph.output[0], sample.shape[1:])
+    return proto
+
+
+def _declare_shape(value: onnx.ValueInfoProto, dims: Sequence[int]) -> None:
+    """Write the static trailing dims of an output the exporter left symbolic (the upsampling
+    size is computed from the input's shape at run time, so inference cannot see it)."""
+    shape = value.type.tensor_type.shape
+    for dim, size in zip(shape.dim[1:], dims, strict=True):
+        dim.Clear()
+        dim.dim_value = int(size)
 
 
 def onnx_from_model(

@@ -48,6 +48,6 @@ def reduce_mean(
 ) -> gs.Variable:
     """ReduceMean with keepdims=1: ``axes`` is an attribute before opset 18, an input from 18."""
     if opset >= 18:
-        return op(graph, "ReduceMean", name, [x, const(f"{name}_axes", np.int64(axes))],
-                  {"keepdims": 1})  # fmt: skip
+        axes_c = const(f"{name}_axes", np.int64(axes))
+        return op(graph, "ReduceMean", name, [x, axes_c], {"keepdims": 1})
     return op(graph, "ReduceMean", name, [x], {"axes": list(axes), "keepdims": 1})

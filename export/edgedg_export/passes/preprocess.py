@@ -37,12 +37,12 @@ def add_preprocessing(
         else image
     )
     nchw = op(graph, "Transpose", "pre/nchw", [x], {"perm": [0, 3, 1, 2]})
-    rgb = op(graph, "Gather", "pre/bgr_to_rgb", [nchw, const("pre/rgb_index", np.int64([2, 1, 0]))],
-             {"axis": 1})  # fmt: skip
+    index = const("pre/rgb_index", np.int64([2, 1, 0]))
+    rgb = op(graph, "Gather", "pre/bgr_to_rgb", [nchw, index], {"axis": 1})
     scale, shift = _affine(mean, std)
     scaled = op(graph, "Mul", "pre/scale", [rgb, const("pre/scale_c", scale)])
-    graph.nodes.append(gs.Node("Add", "pre/shift", inputs=[scaled, const("pre/shift_c", shift)],
-                               outputs=[old]))  # fmt: skip
+    shift_c = const("pre/shift_c", shift)
+    graph.nodes.append(gs.Node("Add", "pre/shift", inputs=[scaled, shift_c], outputs=[old]))
     graph.inputs = [image] + [t for t in graph.inputs if t is not old]
     graph.cleanup().toposort()
     return gs.export_onnx(graph)

@@ -1,0 +1,197 @@
+"""Write a whole model directory (DESIGN section 2) from a checkpoint or a model in memory.
+
+Everything is written into a temporary sibling directory first and moved into place at the end,
+so a failed export never leaves a half-written MODEL_DIR behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnx_graphsurgeon as gs
+import torch
+from torch import nn
+
+from edgedg.norm import norm_layers, source_stats, stat_layout
+from edgedg_export import contract_writer
+from edgedg_export.onnx_export import (
+    DEFAULT_OPSET,
+    GraphOptions,
+    plain_onnx,
+    segment_onnx,
+    style_onnx,
+)
+from edgedg_runtime.contract import (
+    CONTRACT_FILE,
+    SOURCE_STATS_FILE,
+    Contract,
+    InputSpec,
+    StyleSpec,
+    sha256_file,
+    write_json_atomic,
+)
+from edgedg_runtime.errors import EdgeDGError, require
+
+log = logging.getLogger(__name__)
+GRAPH_FILES = {"style": "style.onnx", "segment": "segment.onnx", "plain": "plain.onnx"}
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """`edgedg export` options. ``imgsz`` None: the checkpoint's meta["imgsz"]. ``labels_dtype``
+    None: uint8 with uint8 image I/O, int32 with float I/O (TensorRT before 8.6)."""
+
+    imgsz: tuple[int, int] | None = None
+    opset: int = DEFAULT_OPSET
+    logits: bool = False
+    max_batch: int = 4
+    io: str = "uint8"
+    labels_dtype: str | None = None
+    simplify: bool = False
+
+
+def export_model_dir(
+    checkpoint: str | os.PathLike, out: str | os.PathLike, options: ExportOptions = ExportOptions()
+) -> Contract:
+    """Export the checkpoint written by `edgedg train` into the model directory ``out``."""
+    from edgedg.checkpoint import load_model
+
+    model, meta = load_model(checkpoint)
+    return export_model(model, meta, out, options, checkpoint_sha256=sha256_file(checkpoint))
+
+
+def export_model(
+    model: nn.Module,
+    meta: Mapping[str, Any],
+    out: str | os.PathLike,
+    options: ExportOptions = ExportOptions(),
+    checkpoint_sha256: str = "",
+) -> Contract:
+    """Export ``model`` (a SegModel-like module with `.stem` and StatNorm2d layers) with the
+    checkpoint ``meta`` (model, classes, colors, mean, std, imgsz) into ``out``."""
+    opts = _graph_options(meta, options)
+    model = model.eval()
+    out = Path(out)
+    _check_target(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; the model directory is not
+    try:
+        contract = _write(model, meta, tmp, opts, options, checkpoint_sha256)
+        _move_into_place(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return contract
+
+
+def _graph_options(meta: Mapping[str, Any], options: ExportOptions) -> GraphOptions:
+    imgsz = options.imgsz or tuple(meta.get("imgsz") or ())
+    if len(imgsz) != 2 or min(imgsz) < 32:
+        raise EdgeDGError(f"input size {imgsz} is not HxW with both >= 32: pass --imgsz 512x1024")
+    if options.max_batch < 1:
+        raise EdgeDGError(f"--max-batch must be >= 1, got {options.max_batch}")
+    if options.io not in ("uint8", "float"):
+        raise EdgeDGError(f"--io must be uint8 or float, got {options.io!r}")
+    labels = options.labels_dtype or ("uint8" if options.io == "uint8" else "int32")
+    if labels == "uint8" and int(meta["model"]["num_classes"]) > 256:
+        labels = "int32"
+    return GraphOptions(
+        height=int(imgsz[0]),
+        width=int(imgsz[1]),
+        mean=tuple(float(v) for v in meta["mean"]),
+        std=tuple(float(v) for v in meta["std"]),
+        opset=options.opset,
+        io=options.io,
+        labels_dtype=labels,
+        logits=options.logits,
+    )
+
+
+def _check_target(out: Path) -> None:
+    """Refuse to replace a non-empty folder that is not a model directory."""
+    if out.exists() and (
+        not out.is_dir() or (any(out.iterdir()) and not (out / CONTRACT_FILE).exists())
+    ):
+        raise EdgeDGError(
+            f"{out} exists and is not an edgedg model directory: choose a new or empty folder"
+        )
+
+
+def _write(
+    model: nn.Module,
+    meta: Mapping[str, Any],
+    root: Path,
+    opts: GraphOptions,
+    options: ExportOptions,
+    checkpoint_sha256: str,
+) -> Contract:
+    protos = {
+        "style": style_onnx(model, opts),
+        "segment": segment_onnx(model, opts),
+        "plain": plain_onnx(model, opts),
+    }
+    if options.simplify:
+        protos = {k: simplified(p) for k, p in protos.items()}
+    for name, proto in protos.items():
+        onnx.save(proto, str(root / GRAPH_FILES[name]))
+    layout = stat_layout(model)
+    stats = source_stats(model).detach().cpu().numpy().astype(np.float32)
+    first_layer, first = norm_layers(model)[0]
+    style = stats[:, : first.num_features]
+    np.savez(root / SOURCE_STATS_FILE, stats=stats, style=style)
+    files = {f: sha256_file(root / f) for f in [*GRAPH_FILES.values(), SOURCE_STATS_FILE]}
+    contract = contract_writer.build_contract(
+        meta,
+        layout,
+        {k: contract_writer.graph_info(GRAPH_FILES[k], p) for k, p in protos.items()},
+        InputSpec(opts.height, opts.width, "uint8" if opts.io == "uint8" else "float32"),
+        opts.labels_dtype,
+        options.max_batch,
+        StyleSpec(int(style.shape[1]), first_layer),
+        contract_writer.provenance(checkpoint_sha256, opts.opset, _exporter()),
+        files,
+    )
+    write_json_atomic(root / CONTRACT_FILE, contract.to_json())
+    return contract
+
+
+def _exporter() -> str:
+    return (
+        f"torch {torch.__version__} + onnx {onnx.__version__} + onnx-graphsurgeon {gs.__version__}"
+    )
+
+
+def simplified(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """onnxsim's simplification, refused unless every graph input and output (the statistic I/O
+    included) keeps its name, dtype and shape."""
+    onnxsim = require("onnxsim", "export", "--simplify")
+    new, ok = onnxsim.simplify(proto)
+    if not ok or _io(new) != _io(proto):
+        raise EdgeDGError(
+            "onnxsim changed the graph's inputs/outputs or failed its check: "
+            "export without --simplify"
+        )
+    return new
+
+
+def _io(proto: onnx.ModelProto) -> list[tuple[str, str]]:
+    return [(v.name, str(v.type)) for v in [*proto.graph.input, *proto.graph.output]]
+
+
+def _move_into_place(tmp: Path, out: Path) -> None:
+    """Swap the finished directory in: the old one (if any) is renamed aside, then deleted."""
+    old = out.with_name(f".{out.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        os.replace(out, old)
+    os.replace(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)
