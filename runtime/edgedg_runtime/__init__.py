@@ -9,4 +9,16 @@ __version__ = "0.1.0"
 
 from edgedg_runtime.errors import EdgeDGError  # noqa: E402
 
-__all__ = ["EdgeDGError", "__version__"]
+__all__ = ["EdgeDGError", "Result", "Segmenter", "__version__"]
+
+_LAZY = {"Segmenter": "edgedg_runtime.segmenter", "Result": "edgedg_runtime.segmenter"}
+
+
+def __getattr__(name: str):
+    # The Segmenter pulls in the contract, bank and backends: load it on first use only, so that
+    # `import edgedg_runtime` stays numpy-only.
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'edgedg_runtime' has no attribute {name!r}")

@@ -1,0 +1,138 @@
+"""Latency per norm mode on one backend, as ratios to ``plain`` (DESIGN 6: stream overhead).
+
+All modes are opened at once and run ROUND-ROBIN on the same frame sequence (frame i through
+every mode before frame i + 1), so a load change on the machine hits every mode alike and the
+ratios stay meaningful on a busy computer. The frames are a synthetic sequence at the model's own
+input size that alternates between two domains (bright day-like, dark blue-ish night-like scenes
+with noise), so the bank and its selection do real work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import Callable, Sequence
+
+import numpy as np
+
+BENCH_MODES = ("plain", "source", "target", "sib", "qib", "sib-exact")
+STAGES = ("preprocess", "style", "select", "segment", "postprocess", "total")
+
+
+def synthetic_frames(height: int, width: int, n: int, seed: int = 0, block: int = 10) -> list:
+    """``n`` uint8 BGR frames [height, width, 3]: a moving scene (sky gradient, road, stripes)
+    whose domain switches every ``block`` frames between day and night."""
+    rng = np.random.default_rng(seed)
+    y = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None]
+    x = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :]
+    frames = []
+    for i in range(n):
+        night = (i // block) % 2 == 1
+        phase = 0.03 * i
+        sky = np.clip(1.2 - 2.0 * y, 0, 1) * (0.25 if night else 0.9)
+        road = (y > 0.55) * (0.15 if night else 0.45)
+        stripes = 0.2 * (np.sin(40.0 * (x + phase) + 6.0 * y) > 0.6)
+        base = sky + road + stripes * (y > 0.3)
+        tint = np.array([1.4, 0.8, 0.6] if night else [0.8, 0.95, 1.0], np.float32)  # BGR
+        image = base[..., None] * tint * 255.0
+        image += rng.normal(0.0, 12.0 if night else 4.0, image.shape).astype(np.float32)
+        frames.append(np.clip(image, 0, 255).astype(np.uint8))
+    return frames
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if values else 0.0
+
+
+def bench(
+    model_dir: str,
+    frames: int = 50,
+    warmup: int = 5,
+    backend: str = "auto",
+    modes: Sequence[str] = BENCH_MODES,
+    threads: int | None = None,
+    m: int = 4,
+    bank_size: int = 128,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
+    """Time every mode over ``frames`` frames after ``warmup`` frames. Returns a JSON-ready dict:
+    model, backend, input size, frames, and per mode the median / p90 ms of every stage and
+    ``ratio`` = median total / median total of ``plain`` (when plain is among the modes)."""
+    from edgedg_runtime.segmenter import Segmenter
+
+    segs = {}
+    try:
+        for mode in modes:
+            norm = "source" if mode == "plain" else mode
+            segs[mode] = Segmenter(
+                model_dir, backend, norm, m, bank_size, threads=threads, fold_source=mode == "plain"
+            )
+        first = next(iter(segs.values()))
+        h, w = first.input_size
+        sequence = synthetic_frames(h, w, warmup + frames)
+        times = {mode: {} for mode in modes}
+        for i, frame in enumerate(sequence):
+            for mode, seg in segs.items():
+                result = seg(frame)
+                if i >= warmup:
+                    for stage, ms in result.timings.items():
+                        times[mode].setdefault(stage, []).append(ms)
+            if progress and (i + 1) % 10 == 0:
+                progress(f"{i + 1}/{len(sequence)} frames")
+        report = {
+            "model": first.contract.model.name,
+            "backend": first.describe().split(" on ", 1)[1].rsplit(",", 1)[0],
+            "input": [h, w],
+            "frames": frames,
+            "warmup": warmup,
+            "m": m,
+            "modes": {mode: _summarise(times[mode]) for mode in modes},
+        }
+    finally:
+        for seg in segs.values():
+            seg.close()
+    base = report["modes"].get("plain", {}).get("total", {}).get("median")
+    for entry in report["modes"].values():
+        entry["ratio"] = entry["total"]["median"] / base if base else None
+    return report
+
+
+def _summarise(stage_times: dict) -> dict:
+    return {
+        stage: {"median": _percentile(v, 50), "p90": _percentile(v, 90)}
+        for stage, v in stage_times.items()
+    }
+
+
+def format_table(report: dict) -> str:
+    """A fixed-width table: one row per mode, median (p90) ms per stage, ratio to plain."""
+    header = f"{'mode':<10}" + "".join(f"{s:>20}" for s in STAGES) + f"{'x plain':>9}"
+    lines = [
+        f"{report['model']} at {report['input'][0]}x{report['input'][1]} on {report['backend']}, "
+        f"{report['frames']} frames after {report['warmup']} warm-up; ms median (p90)",
+        header,
+    ]
+    for mode, entry in report["modes"].items():
+        cells = [
+            f"{entry[s]['median']:>10.2f} ({entry[s]['p90']:6.2f})" if s in entry else f"{'-':>20}"
+            for s in STAGES
+        ]
+        ratio = f"{entry['ratio']:>9.3f}" if entry.get("ratio") is not None else f"{'-':>9}"
+        lines.append(f"{mode:<10}" + "".join(f"{c:>20}" for c in cells) + ratio)
+    return "\n".join(lines)
+
+
+def write_json(report: dict, path: str) -> None:
+    """Write ``report`` to ``path`` atomically (temp file in the same folder, then rename)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".bench-", suffix=".json.tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(report, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
