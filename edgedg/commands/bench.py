@@ -1,0 +1,38 @@
+"""`edgedg bench MODEL_DIR`."""
+
+from __future__ import annotations
+
+import click
+
+MODES = ("plain", "source", "target", "sib", "qib", "sib-exact")
+
+
+@click.command("bench")
+@click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--frames", type=int, default=50, show_default=True, help="Timed frames per mode.")
+@click.option("--warmup", type=int, default=5, show_default=True, help="Untimed frames first.")
+@click.option(
+    "--backend", type=click.Choice(["auto", "ort", "trt"]), default="auto", show_default=True
+)
+@click.option(
+    "--mode",
+    "modes",
+    type=click.Choice(MODES),
+    multiple=True,
+    help="Modes to time (repeatable; default all).",
+)
+@click.option("--threads", type=int, default=None, help="ONNX Runtime intra-op threads.")
+@click.option("--m", type=int, default=4, show_default=True, help="Batch size M of the bank.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write JSON here.")
+def cli(model_dir, frames, warmup, backend, modes, threads, m, json_path) -> None:
+    """Runtime latency per norm mode (median and p90 per stage), as ratios to plain."""
+    from edgedg_runtime.benchmark import BENCH_MODES, bench, format_table, write_json
+    from edgedg_runtime.errors import EdgeDGError
+
+    if frames < 1 or warmup < 0:
+        raise EdgeDGError("--frames must be >= 1 and --warmup >= 0")
+    report = bench(model_dir, frames, warmup, backend, modes or BENCH_MODES, threads, m)
+    click.echo(format_table(report))
+    if json_path:
+        write_json(report, json_path)
+        click.echo(f"wrote {json_path}")
