@@ -1,0 +1,83 @@
+"""`edgedg eval`."""
+
+from __future__ import annotations
+
+import click
+
+MODES = ("source", "target", "sib", "sib-exact", "qib")
+
+
+@click.command("eval")
+@click.argument("checkpoint", type=click.Path(dir_okay=False))
+@click.option("--target", "targets", multiple=True, required=True, help="FORMAT:PATH (repeat).")
+@click.option(
+    "--norm",
+    "modes",
+    multiple=True,
+    type=click.Choice(MODES),
+    default=("sib",),
+    show_default=True,
+    help="Norm mode; repeat for several.",
+)
+@click.option("--runs", default=5, show_default=True, help="Stream orders (seeds) per bank mode.")
+@click.option("--m", "m", default=4, show_default=True, help="Batch size M: k = M - 1.")
+@click.option("--bank-size", default=128, show_default=True, help="Bank capacity Q.")
+@click.option("--source-weight", default=0.0, show_default=True, help="Source prior pseudo-frames.")
+@click.option(
+    "--protocol",
+    type=click.Choice(("paper", "full")),
+    default="paper",
+    show_default=True,
+    help="paper: central square crop of side --size; full: whole image, full-res labels.",
+)
+@click.option("--size", default=768, show_default=True, help="Crop or long side.")
+@click.option("--split", default="val", show_default=True)
+@click.option("--limit", type=int, default=None, help="At most this many images per target.")
+@click.option("--report", type=click.Path(dir_okay=False), default=None, help="JSON report path.")
+@click.option(
+    "--save-pred",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write Cityscapes labelId PNGs and overlays (first run of each mode).",
+)
+@click.option("--chart", type=click.Path(dir_okay=False), default=None, help="Per-class IoU PNG.")
+def cli(
+    checkpoint,
+    targets,
+    modes,
+    runs,
+    m,
+    bank_size,
+    source_weight,
+    protocol,
+    size,
+    split,
+    limit,
+    report,
+    save_pred,
+    chart,
+) -> None:
+    """Evaluate CHECKPOINT on target domains mixed into one stream, in each norm mode."""
+    from edgedg.evaluate import report as out
+    from edgedg.evaluate.runner import EvalConfig, evaluate_checkpoint
+
+    cfg = EvalConfig(
+        tuple(dict.fromkeys(modes)),
+        runs,
+        m,
+        bank_size,
+        source_weight,
+        protocol,
+        size,
+        limit,
+        save_pred,
+    )
+    result = evaluate_checkpoint(checkpoint, targets, cfg, split, log=click.echo)
+    click.echo(f"protocol {protocol}, input {result['input_size']}, mIoU % (mean +- std)")
+    click.echo(out.format_table(result))
+    if report:
+        out.write_json(report, result)
+    if chart:
+        from edgedg.evaluate.chart import write_chart
+
+        write_chart(chart, result, result["classes"])
