@@ -59,3 +59,55 @@ class FakeSegmenter:
 
     def close(self):
         pass
+
+
+_MODEL_DIRS: dict = {}
+
+
+def tiny_model(seed: int = 0):
+    """A tiny SegModel (19 classes) with random weights and non-trivial running statistics, and
+    the checkpoint meta the exporter needs. Needs torch."""
+    import torch
+
+    from edgedg.checkpoint import class_table
+    from edgedg.models import create_model
+    from edgedg.norm import norm_layers
+
+    torch.manual_seed(seed)
+    model = create_model("tiny", num_classes=19)
+    with torch.no_grad():
+        for _, layer in norm_layers(model):
+            layer.running_mean.uniform_(-0.5, 0.5)
+            layer.running_var.uniform_(0.5, 2.0)
+    names, colors = class_table()
+    meta = {
+        "model": {"name": "tiny", "num_classes": 19, "output_stride": 8, "head": "fcn"},
+        "classes": names,
+        "colors": colors,
+        "mean": [0.485, 0.456, 0.406],
+        "std": [0.229, 0.224, 0.225],
+        "imgsz": [32, 64],
+        "version": "test",
+    }
+    return model.eval(), meta
+
+
+def model_dir(tmp_path_factory, name: str = "tiny", imgsz=(32, 64)) -> str:
+    """A model directory exported once per test session (skips when export is unavailable)."""
+    import pytest
+
+    key = (name, tuple(imgsz))
+    if key not in _MODEL_DIRS:
+        pytest.importorskip("torch")
+        export = pytest.importorskip("edgedg_export.model_dir")
+        model, meta = tiny_model()
+        out = tmp_path_factory.mktemp("model") / name
+        export.export_model(model, meta, out, export.ExportOptions(imgsz=tuple(imgsz)))
+        _MODEL_DIRS[key] = (str(out), model, meta)
+    return _MODEL_DIRS[key][0]
+
+
+def model_and_meta(tmp_path_factory):
+    """(model directory, torch model, meta) of the session's tiny model."""
+    model_dir(tmp_path_factory)
+    return _MODEL_DIRS[("tiny", (32, 64))]
