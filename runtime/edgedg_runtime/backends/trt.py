@@ -224,17 +224,39 @@ class TrtBackend(Backend):
         return self._engine_from_cache(trt)
 
     def _engine_from_cache(self, trt):
-        """The cached engine for ``self.onnx``, built (via edgedg_export) when absent or stale."""
+        """The engine for ``self.onnx`` from the engine cache (``engines/`` beside the ONNX); built
+        through edgedg_export when no engine for this TensorRT + GPU is there or it won't load."""
+        from edgedg_runtime import engine_cache
+        from edgedg_runtime.contract import sha256_file
+
+        graph = os.path.splitext(os.path.basename(self.onnx))[0]
+        cache_dir = self.cache_dir or os.path.join(os.path.dirname(self.onnx), "engines")
+        target = build_target(trt, self._cudart)
+        entry = engine_cache.find_engine(cache_dir, graph, sha256_file(self.onnx), target)
+        if entry is not None:
+            engine = _deserialize(trt, str(entry.engine))
+            if engine is not None:
+                log.info("TensorRT engine %s (%s)", entry.engine, target.describe())
+                return engine
+            log.warning("cached engine %s does not deserialize; rebuilding", entry.engine)
+        for other in engine_cache.entries(cache_dir, graph):
+            if other.key.target != target:
+                log.warning("%s", engine_cache.mismatch_message(other, target))
+                break
+        return self._build(trt, cache_dir)
+
+    def _build(self, trt, cache_dir: str):
         try:
-            from edgedg_export.trt import engine_from_onnx  # noqa: PLC0415
+            from edgedg_export.trt import engine_from_onnx
         except ImportError as exc:
             raise MissingDependencyError(
-                f"no usable TensorRT engine for {self.onnx} here, and building one needs "
-                f"edgedg's export extra ({exc}): pip install 'edgedg[export]' and run "
-                "`edgedg export --trt`, or use the ONNX Runtime backend (--backend ort)"
+                f"no TensorRT engine for {self.onnx} for this TensorRT/GPU in {cache_dir}, and "
+                f"building one needs edgedg's export extra ({exc}): pip install "
+                "'edgedg[export]' and run `edgedg export --trt` here, or use --backend ort"
             ) from exc
-        cache_dir = self.cache_dir or os.path.join(os.path.dirname(self.onnx), "engines")
-        engine_path = str(engine_from_onnx(self.onnx, cache_dir))
+        log.warning("building a TensorRT engine from %s: this can take minutes", self.onnx)
+        built = engine_from_onnx(self.onnx, cache_dir)
+        engine_path = str(getattr(built, "engine", built))
         engine = _deserialize(trt, engine_path)
         if engine is None:
             raise ContractError(f"TensorRT built {engine_path} but cannot load it; delete it")
@@ -289,6 +311,16 @@ def gpu_name(cudart) -> str:
         )
     except Exception:  # only for a message: never mask the real error with this one
         return "an unknown GPU"
+
+
+def build_target(trt, cudart):
+    """This machine's engine-cache target: TensorRT version, GPU name + compute capability,
+    Jetson board and L4T release."""
+    from edgedg_runtime.engine_cache import BuildTarget
+
+    props = cuda_call(cudart.cudaGetDeviceProperties(0))
+    capability = f"{props.major}.{props.minor}"
+    return BuildTarget.here(str(trt.__version__), gpu_name(cudart), capability)
 
 
 def trt_usable() -> tuple[bool, str]:
