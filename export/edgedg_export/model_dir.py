@@ -23,6 +23,7 @@ from torch import nn
 
 from edgedg.norm import norm_layers, source_stats, stat_layout
 from edgedg_export import contract_writer
+from edgedg_export.allowlist import unsupported_ops
 from edgedg_export.onnx_export import (
     DEFAULT_OPSET,
     GraphOptions,
@@ -30,6 +31,7 @@ from edgedg_export.onnx_export import (
     segment_onnx,
     style_onnx,
 )
+from edgedg_export.trt import EngineOptions, build_engines
 from edgedg_runtime.contract import (
     CONTRACT_FILE,
     SOURCE_STATS_FILE,
@@ -60,13 +62,20 @@ class ExportOptions:
 
 
 def export_model_dir(
-    checkpoint: str | os.PathLike, out: str | os.PathLike, options: ExportOptions = ExportOptions()
+    checkpoint: str | os.PathLike,
+    out: str | os.PathLike,
+    options: ExportOptions = ExportOptions(),
+    engines: EngineOptions | None = None,
 ) -> Contract:
-    """Export the checkpoint written by `edgedg train` into the model directory ``out``."""
+    """Export the checkpoint written by `edgedg train` into the model directory ``out``; with
+    ``engines``, also build the TensorRT engines into ``out/engines``."""
     from edgedg.checkpoint import load_model
 
     model, meta = load_model(checkpoint)
-    return export_model(model, meta, out, options, checkpoint_sha256=sha256_file(checkpoint))
+    contract = export_model(model, meta, out, options, checkpoint_sha256=sha256_file(checkpoint))
+    if engines is not None:
+        build_engines(out, engines)
+    return contract
 
 
 def export_model(
@@ -142,6 +151,9 @@ def _write(
     if options.simplify:
         protos = {k: simplified(p) for k, p in protos.items()}
     for name, proto in protos.items():
+        bad = unsupported_ops(proto)
+        if bad:
+            log.warning("%s uses ops TensorRT 8.5 cannot parse: %s", name, ", ".join(bad))
         onnx.save(proto, str(root / GRAPH_FILES[name]))
     layout = stat_layout(model)
     stats = source_stats(model).detach().cpu().numpy().astype(np.float32)

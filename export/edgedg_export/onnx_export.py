@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from edgedg.norm import norm_layers, stat_layout
 from edgedg_export.passes import add_labels, add_preprocessing, unfold_batchnorm
+from edgedg_export.passes.unfold_batchnorm import STAT_MARK
 
 DEFAULT_OPSET = 17
 
@@ -129,6 +130,9 @@ def style_onnx(model: nn.Module, opts: GraphOptions) -> onnx.ModelProto:
     with torch.no_grad():
         net = StyleNet(stem).eval()
         proto = _trace(net, (1, 3, opts.height, opts.width), ["style"], opts.opset, fold=True)
+    for i, node in enumerate(proto.graph.node):  # statistics: kept FP32 in FP16 builds
+        if node.op_type != "Conv":
+            node.name = f"style{STAT_MARK}{node.name or i}"
     return _finish(add_preprocessing(proto, opts.mean, opts.std, opts.io))
 
 

@@ -1,0 +1,74 @@
+"""`edgedg export CHECKPOINT --out MODEL_DIR`."""
+
+from __future__ import annotations
+
+import click
+
+from edgedg_runtime.errors import EdgeDGError
+
+
+def _imgsz(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    try:
+        h, w = (int(v) for v in value.lower().split("x"))
+    except ValueError:
+        raise EdgeDGError(f"--imgsz {value!r} is not HxW, e.g. 512x1024") from None
+    return h, w
+
+
+@click.command("export")
+@click.argument("checkpoint", type=click.Path(dir_okay=False))
+@click.option("--out", "out", required=True, type=click.Path(), help="Model directory to write.")
+@click.option("--imgsz", help="Input size HxW (default: the checkpoint's training size).")
+@click.option("--opset", default=17, show_default=True, help="ONNX opset (TensorRT 8.5: <= 17).")
+@click.option("--logits", is_flag=True, help="Also output logits from segment/plain.")
+@click.option("--max-batch", default=4, show_default=True, help="M: largest batch (sib-exact).")
+@click.option(
+    "--io",
+    type=click.Choice(["uint8", "float"]),
+    default="uint8",
+    show_default=True,
+    help="Image input dtype; float (and int32 labels) for TensorRT before 8.6.",
+)
+@click.option("--simplify", is_flag=True, help="Run onnxsim (kept only if the I/O is intact).")
+@click.option("--trt", is_flag=True, help="Also build TensorRT engines into MODEL_DIR/engines.")
+@click.option(
+    "--precision",
+    type=click.Choice(["fp32", "fp16"]),
+    default="fp32",
+    show_default=True,
+    help="TensorRT precision (statistics stay FP32).",
+)
+@click.option("--half", is_flag=True, help="Alias of --precision fp16.")
+@click.option("--workspace", type=int, help="TensorRT builder workspace limit in MiB.")
+@click.option("--timing-cache", type=click.Path(dir_okay=False), help="TensorRT timing cache.")
+def cli(
+    checkpoint,
+    out,
+    imgsz,
+    opset,
+    logits,
+    max_batch,
+    io,
+    simplify,
+    trt,
+    precision,
+    half,
+    workspace,
+    timing_cache,
+) -> None:
+    """Export CHECKPOINT to MODEL_DIR: style/segment/plain ONNX, contract.json, source stats."""
+    from edgedg_export.model_dir import ExportOptions, export_model_dir
+    from edgedg_export.trt import EngineOptions
+
+    options = ExportOptions(_imgsz(imgsz), opset, logits, max_batch, io, None, simplify)
+    engines = EngineOptions("fp16" if half else precision, workspace, timing_cache) if trt else None
+    contract = export_model_dir(checkpoint, out, options, engines=engines)
+    seg = contract.graph("segment")
+    click.echo(f"wrote {out}: {', '.join(sorted(contract.files))}")
+    click.echo(
+        f"segment: {[t.name for t in seg.inputs]} -> {[t.name for t in seg.outputs]}, "
+        f"S = {contract.stat_layout.total}, input {contract.input.height}x"
+        f"{contract.input.width} {contract.input.dtype}"
+    )

@@ -1,0 +1,248 @@
+"""`edgedg check`: the exported graphs in ONNX Runtime (CPU) against the PyTorch reference.
+
+Every norm mode of DESIGN section 2 runs on images of several synthetic domains: `source` on
+plain.onnx and segment.onnx, `target`, `sib` with a non-trivial prior (the pooled frame
+statistics of other images), and `sib-exact` with N = max_batch. The PyTorch side runs the same
+arithmetic through `edgedg.norm.prior_set`. Logits are compared through an extra graph output
+added in memory (the files on disk are not changed).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+import torch
+from torch import nn
+
+from edgedg.norm import collect_frame_stats, prior_set, source_stats, stat_layout
+from edgedg_runtime.contract import Contract, load_contract
+from edgedg_runtime.errors import EdgeDGError, require
+
+LOGIT_TOL = 1e-4  # max abs logit difference, fp32
+MIN_AGREEMENT = 0.999  # share of pixels whose labels agree
+STAT_RTOL = 1e-4  # frame statistics / style, relative to max(1, |reference|)
+
+
+@dataclass(frozen=True)
+class ParityRow:
+    """One comparison: graph and mode, batch size, and the measured differences."""
+
+    graph: str
+    mode: str
+    n: int
+    max_logit_diff: float
+    label_agreement: float
+    max_stat_diff: float
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.max_logit_diff <= LOGIT_TOL
+            and self.label_agreement >= MIN_AGREEMENT
+            and self.max_stat_diff <= STAT_RTOL
+        )
+
+
+def synthetic_images(n: int, height: int, width: int, seed: int = 0) -> np.ndarray:
+    """uint8 BGR [n, H, W, 3] street-like scenes, each from another 'domain' (colour cast,
+    brightness, contrast, noise): sky and road bands, boxes, a texture."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    images = []
+    for i in range(n):
+        img = np.empty((height, width, 3), np.float32)
+        horizon = height * rng.uniform(0.3, 0.55)
+        sky, road = rng.uniform(60, 230, 3), rng.uniform(40, 140, 3)
+        img[:] = np.where((yy < horizon)[..., None], sky, road)
+        for _ in range(rng.integers(3, 7)):
+            y0, x0 = rng.integers(0, height - 8), rng.integers(0, width - 8)
+            h, w = rng.integers(6, height // 2), rng.integers(6, width // 3)
+            img[y0 : y0 + h, x0 : x0 + w] = rng.uniform(0, 255, 3)
+        img += 25 * np.sin(xx[..., None] / rng.uniform(3, 12) + rng.uniform(0, 6, 3))
+        cast, gain = rng.uniform(0.7, 1.3, 3), rng.uniform(0.6, 1.4)
+        img = (img - 128) * gain + 128 + (i % 4) * 10
+        img = img * cast + rng.normal(0, rng.uniform(2, 12), img.shape)
+        images.append(np.clip(img, 0, 255).astype(np.uint8))
+    return np.stack(images)
+
+
+def torch_input(images: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """uint8 BGR NHWC -> the model's normalised float RGB NCHW input (the graphs do the same)."""
+    x = torch.from_numpy(np.ascontiguousarray(images[..., ::-1])).permute(0, 3, 1, 2).float()
+    m = torch.tensor(mean, dtype=torch.float32)[None, :, None, None]
+    s = torch.tensor(std, dtype=torch.float32)[None, :, None, None]
+    return (x / 255.0 - m) / s
+
+
+def pooled_prior(
+    frames: Sequence[np.ndarray], source: np.ndarray, fixed: np.ndarray, w: float
+) -> np.ndarray:
+    """[3, S] prior from pooled frame statistics (float64; mean of means, variance with the
+    between-frame term); fixed columns get the source statistics and w = 0."""
+    stack = np.stack(frames).astype(np.float64)  # [k, 2, S]
+    mu = stack[:, 0].mean(0)
+    var = (stack[:, 1] + (stack[:, 0] - mu) ** 2).mean(0)
+    prior = np.stack([mu, var, np.full_like(mu, w)])
+    prior[:2, fixed] = source[:, fixed]
+    prior[2, fixed] = 0.0
+    return prior.astype(np.float32)
+
+
+class _Graph:
+    """An ONNX Runtime CPU session of one graph file, with `logits` exposed as an output."""
+
+    def __init__(self, path: str):
+        ort = require("onnxruntime", "export", "edgedg check")
+        proto = onnx.load(path)
+        names = {o.name for o in proto.graph.output}
+        argmax = [n for n in proto.graph.node if n.op_type == "ArgMax"]
+        if "logits" not in names and argmax:
+            proto.graph.output.append(
+                onnx.helper.make_tensor_value_info(argmax[0].input[0], onnx.TensorProto.FLOAT, None)
+            )
+            self.logits = argmax[0].input[0]
+        else:
+            self.logits = "logits"
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        self.session = ort.InferenceSession(
+            proto.SerializeToString(), opts, providers=["CPUExecutionProvider"]
+        )
+
+    def __call__(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        names = [o.name for o in self.session.get_outputs()]
+        out = dict(zip(names, self.session.run(names, feeds), strict=True))
+        out["logits"] = out.get(self.logits, out.get("logits"))
+        return out
+
+
+def check_model_dir(
+    model_dir: str | os.PathLike, checkpoint: str | os.PathLike, seed: int = 0
+) -> list[ParityRow]:
+    """`edgedg check`: the model directory against the checkpoint it was exported from."""
+    from edgedg.checkpoint import load_model
+
+    model, _ = load_model(checkpoint)
+    return check_model(model_dir, model, seed=seed)
+
+
+def check_model(
+    model_dir: str | os.PathLike, model: nn.Module, num_images: int = 6, seed: int = 0
+) -> list[ParityRow]:
+    """Compare every graph and mode; raise EdgeDGError (after measuring all) when any row is
+    outside the tolerances. Returns the rows for printing (`format_table`)."""
+    contract = load_contract(model_dir)
+    _check_same_model(contract, model)
+    model = model.eval()
+    h, w = contract.input.height, contract.input.width
+    m = contract.max_batch
+    images = synthetic_images(max(num_images, m + 4), h, w, seed)
+    if contract.input.dtype == "float32":
+        images_in: np.ndarray = images.astype(np.float32)
+    else:
+        images_in = images
+    mean, std = contract.normalization.mean, contract.normalization.std
+    ref = _Reference(model, mean, std)
+    graphs = {k: _Graph(os.path.join(model_dir, g.file)) for k, g in contract.graphs.items()}
+    rows = _run_modes(contract, ref, graphs, images, images_in, stat_layout(model).fixed_mask())
+    rows.append(_style_row(graphs["style"], ref, images, images_in))
+    bad = [r for r in rows if not r.ok]
+    if bad:
+        raise EdgeDGError(
+            "exported graphs disagree with PyTorch:\n"
+            + format_table(rows)
+            + "\nre-export the model directory; if it persists, report it with this table"
+        )
+    return rows
+
+
+def _check_same_model(contract: Contract, model: nn.Module) -> None:
+    layout = stat_layout(model)
+    if layout.hash() != contract.stat_layout.hash():
+        raise EdgeDGError(
+            "the checkpoint's norm layers differ from the model directory's stat layout: "
+            "pass the checkpoint this directory was exported from"
+        )
+
+
+class _Reference:
+    """The PyTorch model on uint8 BGR images, with an optional prior; returns numpy arrays."""
+
+    def __init__(self, model: nn.Module, mean: Sequence[float], std: Sequence[float]):
+        self.model, self.mean, self.std = model, mean, std
+        self.source = source_stats(model).numpy()
+
+    @torch.no_grad()
+    def __call__(self, images: np.ndarray, prior: np.ndarray | None = None):
+        x = torch_input(images, self.mean, self.std)
+        if prior is None:
+            return self.model(x).numpy(), None
+        with prior_set(self.model, torch.from_numpy(prior)):
+            logits = self.model(x).numpy()
+            return logits, collect_frame_stats(self.model).numpy()
+
+    @torch.no_grad()
+    def style(self, images: np.ndarray) -> np.ndarray:
+        f = self.model.stem(torch_input(images, self.mean, self.std)).float()
+        return torch.stack([f.mean((2, 3)), f.var((2, 3), unbiased=False)], 1).numpy()
+
+
+def _run_modes(contract, ref, graphs, images, images_in, fixed) -> list[ParityRow]:
+    src = ref.source
+    source_prior = pooled_prior([src], src, fixed, 0.0)
+    target_prior = pooled_prior([src], src, fixed, 1.0)
+    others = [ref(images[i : i + 1], target_prior)[1] for i in range(1, 4)]
+    sib_prior = pooled_prior(others, src, fixed, 1.0 / (len(others) + 1))
+    m = contract.max_batch
+    cases: list[tuple[str, str, slice, np.ndarray | None]] = [
+        ("plain", "source", slice(0, 1), None),
+        ("segment", "source", slice(0, 1), source_prior),
+        ("segment", "target", slice(0, 1), target_prior),
+        ("segment", "target", slice(4, 5), target_prior),
+        ("segment", "sib", slice(0, 1), sib_prior),
+        ("segment", "sib-exact", slice(0, m), target_prior),
+    ]
+    rows = []
+    for graph, mode, sl, prior in cases:
+        feeds = {"image": images_in[sl]}
+        if prior is not None:
+            feeds["norm_prior"] = prior
+        rows.append(_compare(graph, mode, graphs[graph](feeds), *ref(images[sl], prior)))
+    return rows
+
+
+def _compare(graph: str, mode: str, out: dict, logits: np.ndarray, stats) -> ParityRow:
+    agree = float(np.mean(out["labels"].astype(np.int64) == logits.argmax(1)))
+    stat_diff = 0.0 if stats is None else _rel_diff(out["frame_stats"], stats)
+    return ParityRow(
+        graph, mode, logits.shape[0], float(np.abs(out["logits"] - logits).max()), agree, stat_diff
+    )
+
+
+def _style_row(graph: Callable, ref: _Reference, images, images_in) -> ParityRow:
+    out = graph({"image": images_in[:3]})["style"]
+    return ParityRow("style", "-", 3, 0.0, 1.0, _rel_diff(out, ref.style(images[:3])))
+
+
+def _rel_diff(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.max(np.abs(a - b) / np.maximum(1.0, np.abs(b))))
+
+
+def format_table(rows: Sequence[ParityRow]) -> str:
+    """A fixed-width table of the comparisons with the tolerances in the header."""
+    head = (
+        f"{'graph':8} {'mode':10} {'N':>2}  {'max|dlogit|':>12}  {'labels agree':>12}  "
+        f"{'max rel dstat':>13}  ok    (tol: logits {LOGIT_TOL:g}, labels {MIN_AGREEMENT:.1%}, "
+        f"stats {STAT_RTOL:g})"
+    )
+    lines = [head]
+    for r in rows:
+        lines.append(
+            f"{r.graph:8} {r.mode:10} {r.n:>2}  {r.max_logit_diff:12.3e}  "
+            f"{r.label_agreement:12.4%}  {r.max_stat_diff:13.3e}  {'yes' if r.ok else 'NO'}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,293 @@
+"""The TensorRT engine cache: keys, sidecars, lookup, atomic writes, build locks (no tensorrt here).
+
+An engine is valid only for the exact ONNX bytes it parsed, the precision recipe, the input
+profiles, the full TensorRT version, the GPU (name + compute capability; on Jetson also the board
+and L4T release), the builder options and our schema version (reference/edge-facts.md). The key
+digests all of them. Each engine is stored raw (``<graph>-<digest16>.engine``, loadable by
+trtexec) beside a JSON sidecar holding the whole key, so that a runtime can say which TensorRT /
+GPU built an engine that does not load on this machine.
+
+Python 3.8 syntax; imported by the export side (builds) and the runtime (lookups).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from edgedg_runtime import platform as board
+from edgedg_runtime.contract import SCHEMA_VERSION
+from edgedg_runtime.errors import EdgeDGError
+
+ENGINE_SCHEMA = 1
+PRECISIONS = ("fp32", "fp16")
+
+
+@dataclass(frozen=True)
+class BuildTarget:
+    """Where an engine runs: TensorRT version, GPU, and (on Jetson) board and L4T release."""
+
+    tensorrt: str
+    gpu: str
+    compute_capability: str  # "8.7"
+    jetson_model: str | None = None
+    l4t: str | None = None  # "36.4"
+
+    @classmethod
+    def here(cls, tensorrt: str, gpu: str, compute_capability: str, root: str = "/") -> BuildTarget:
+        """This machine's target, reading the Jetson board and L4T release under ``root``."""
+        l4t = board.l4t_release(root)
+        return cls(
+            tensorrt,
+            gpu,
+            compute_capability,
+            board.jetson_model(root),
+            None if l4t is None else f"{l4t[0]}.{l4t[1]}",
+        )
+
+    def describe(self) -> str:
+        where = f"{self.gpu} (SM {self.compute_capability})"
+        if self.jetson_model:
+            where += f" on {self.jetson_model}, L4T {self.l4t}"
+        return f"TensorRT {self.tensorrt} on {where}"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One input's optimisation profile: min / opt / max shapes."""
+
+    name: str
+    min: tuple[int, ...]
+    opt: tuple[int, ...]
+    max: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class EngineKey:
+    """Everything an engine depends on. ``recipe`` names how the precision was obtained (e.g.
+    "fp16-flag+fp32-stats" or "fp16-onnx+fp32-stats"); ``options`` the builder options."""
+
+    onnx_sha256: str
+    precision: str
+    recipe: str
+    profiles: tuple[Profile, ...]
+    target: BuildTarget
+    options: dict[str, Any] = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+    engine_schema: int = ENGINE_SCHEMA
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["profiles"] = [
+            {"name": p.name, "min": list(p.min), "opt": list(p.opt), "max": list(p.max)}
+            for p in self.profiles
+        ]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EngineKey:
+        profiles = tuple(
+            Profile(p["name"], tuple(p["min"]), tuple(p["opt"]), tuple(p["max"]))
+            for p in data["profiles"]
+        )
+        return cls(
+            data["onnx_sha256"],
+            data["precision"],
+            data["recipe"],
+            profiles,
+            BuildTarget(**data["target"]),
+            dict(data.get("options", {})),
+            int(data["schema_version"]),
+            int(data["engine_schema"]),
+        )
+
+    def digest(self) -> str:
+        canon = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canon.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """An engine file and its sidecar (the key plus build facts such as layer precisions)."""
+
+    engine: Path
+    key: EngineKey
+    sidecar: dict[str, Any]
+
+
+def engine_path(engine_dir: os.PathLike, graph: str, key: EngineKey) -> Path:
+    return Path(engine_dir) / f"{graph}-{key.digest()[:16]}.engine"
+
+
+def sidecar_path(engine: Path) -> Path:
+    return engine.with_suffix(".json")
+
+
+def timing_cache_path(cache_dir: os.PathLike, target: BuildTarget) -> Path:
+    """One timing cache per (TensorRT version, GPU): tactic timings do not transfer across them."""
+    raw = f"{target.tensorrt}|{target.gpu}|{target.compute_capability}|{target.jetson_model}"
+    return Path(cache_dir) / f"timing-{hashlib.sha256(raw.encode()).hexdigest()[:16]}.cache"
+
+
+def lookup(engine_dir: os.PathLike, graph: str, key: EngineKey) -> CacheEntry | None:
+    """The cached engine for exactly ``key``, or None (missing, half-written or altered)."""
+    engine = engine_path(engine_dir, graph, key)
+    entry = _read_entry(engine)
+    if entry is None or entry.key != key:
+        return None
+    if entry.sidecar.get("engine_sha256") != _sha256(engine):
+        return None
+    return entry
+
+
+def entries(engine_dir: os.PathLike, graph: str) -> list[CacheEntry]:
+    """Every engine of ``graph`` in the folder whose sidecar is readable."""
+    found = [_read_entry(p) for p in sorted(Path(engine_dir).glob(f"{graph}-*.engine"))]
+    return [e for e in found if e is not None]
+
+
+def find_engine(
+    engine_dir: os.PathLike,
+    graph: str,
+    onnx_sha256: str,
+    target: BuildTarget,
+    precision: str | None = None,
+    max_batch: int | None = None,
+) -> CacheEntry | None:
+    """A runtime lookup that does not know the builder options: the newest engine built from
+    these ONNX bytes for this target (and precision / batch when given), or None."""
+    matches = [
+        e
+        for e in entries(engine_dir, graph)
+        if e.key.onnx_sha256 == onnx_sha256
+        and e.key.target == target
+        and e.key.schema_version == SCHEMA_VERSION
+        and (precision is None or e.key.precision == precision)
+        and (max_batch is None or _max_batch(e.key) >= max_batch)
+    ]
+    matches.sort(key=lambda e: e.sidecar.get("created", ""), reverse=True)
+    return matches[0] if matches else None
+
+
+def mismatch_message(entry: CacheEntry, running: BuildTarget) -> str:
+    """Why a cached engine cannot be used here, for the log and the error message."""
+    return (
+        f"engine {entry.engine.name} was built with {entry.key.target.describe()}; this machine "
+        f"runs {running.describe()}. TensorRT engines are tied to both: rebuilding it from the "
+        "ONNX (or run `edgedg export ... --trt` on this machine)"
+    )
+
+
+def write_entry(
+    engine_dir: os.PathLike, graph: str, key: EngineKey, plan: bytes, facts: dict[str, Any]
+) -> CacheEntry:
+    """Store ``plan`` and its sidecar atomically (engine first, sidecar last: a sidecar always
+    describes a complete engine)."""
+    engine = engine_path(engine_dir, graph, key)
+    engine.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(engine, bytes(plan))
+    sidecar = dict(facts)
+    sidecar.update(
+        key=key.to_json(),
+        digest=key.digest(),
+        engine_sha256=hashlib.sha256(plan).hexdigest(),
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )
+    atomic_write(sidecar_path(engine), (json.dumps(sidecar, indent=2) + "\n").encode())
+    return CacheEntry(engine, key, sidecar)
+
+
+@contextlib.contextmanager
+def build_lock(
+    engine_dir: os.PathLike, graph: str, key: EngineKey, timeout_s: float = 3600.0
+) -> Iterator[bool]:
+    """Hold ``<engine>.lock`` while building. Yields True when this process got the lock; waits
+    while another live process builds the same engine (then yields False: look it up again).
+    A lock left by a dead process is taken over."""
+    lock = engine_path(engine_dir, graph, key).with_suffix(".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout_s
+    waited = False
+    while True:
+        try:
+            fd = os.open(str(lock), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            if not _holder_alive(lock):
+                _unlink(lock)
+                continue
+            if time.monotonic() > deadline:
+                raise EdgeDGError(
+                    f"{lock} is held by a running build for over {timeout_s:.0f} s: wait for it "
+                    "or delete the lock file if no build is running"
+                ) from None
+            waited = True
+            time.sleep(1.0)
+            continue
+        break
+    try:
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        yield not waited
+    finally:
+        _unlink(lock)
+
+
+def _holder_alive(lock: Path) -> bool:
+    try:
+        pid = int(lock.read_text().strip() or "0")
+    except (OSError, ValueError):
+        return True  # being written right now
+    if pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _max_batch(key: EngineKey) -> int:
+    return min((p.max[0] for p in key.profiles if p.max), default=1)
+
+
+def _read_entry(engine: Path) -> CacheEntry | None:
+    try:
+        sidecar = json.loads(sidecar_path(engine).read_text())
+        key = EngineKey.from_json(sidecar["key"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return CacheEntry(engine, key, sidecar) if engine.is_file() else None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` through a temp file in the same directory + os.replace."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        _unlink(tmp)
+
+
+def _unlink(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
