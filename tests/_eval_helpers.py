@@ -36,18 +36,22 @@ def tiny_checkpoint(path: Path, head: str = "fcn") -> Path:
     return path
 
 
-def write_domain(root: Path, n: int, brightness: float, seed: int, fmt: str = "cityscapes") -> str:
-    """``n`` val images 32x64 of blocky classes with a domain-specific brightness; the spec."""
+def write_domain(
+    root: Path, n: int, brightness: float, seed: int, fmt: str = "cityscapes", n_train: int = 0
+) -> str:
+    """``n`` val (and ``n_train`` train) images 32x64 of blocky classes with a domain-specific
+    brightness; returns the "FORMAT:PATH" spec."""
     rng = np.random.default_rng(seed)
     with open_writer(fmt, root) as writer:
-        for i in range(n):
+        for k in range(n + n_train):
+            split, i = ("val", k) if k < n else ("train", k - n)
             blocks = rng.integers(0, 19, size=(4, 8))
             label = np.kron(blocks, np.ones((8, 8), dtype=np.int64)).astype(np.uint8)
             label[rng.random(label.shape) < 0.05] = 255
             base = (label.astype(np.float64) * 11.0 + brightness) % 256
             noise = rng.normal(0, 12, (32, 64, 3))
             image = (base[..., None] * np.array([1.0, 0.8, 0.6]) + noise).clip(0, 255)
-            writer.add("val", i, image.astype(np.uint8), label)
+            writer.add(split, i, image.astype(np.uint8), label)
     return f"{fmt}:{root}"
 
 
