@@ -91,7 +91,9 @@ def _as_type(graph: gs.Graph, t: gs.Tensor, want: type, casts: dict) -> gs.Tenso
     if key not in casts:
         out = gs.Variable(f"{t.name}_{np.dtype(want).name}", dtype=want, shape=t.shape)
         to = onnx.TensorProto.FLOAT16 if want is np.float16 else onnx.TensorProto.FLOAT
-        graph.nodes.append(gs.Node("Cast", f"cast/{out.name}", {"to": to}, [t], [out]))
+        # named without the tensor's name: a cast is never a statistic node
+        cast_name = f"cast_{np.dtype(want).name}_{len(casts)}"
+        graph.nodes.append(gs.Node("Cast", cast_name, {"to": to}, [t], [out]))
         casts[key] = out
     return casts[key]
 

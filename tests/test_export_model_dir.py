@@ -1,0 +1,151 @@
+"""`edgedg export` + `edgedg check` end to end on a tiny checkpoint, and the TensorRT allow-list."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from _export_helpers import NUM_CLASSES, tiny_checkpoint
+from click.testing import CliRunner
+
+from edgedg.checkpoint import load_model, save_checkpoint
+from edgedg.cli import cli
+from edgedg.norm import norm_layers
+from edgedg_export.allowlist import trt_ops, unsupported_ops
+from edgedg_runtime.contract import load_contract, load_source_stats
+
+GRAPHS = ("style.onnx", "segment.onnx", "plain.onnx")
+
+
+@pytest.fixture(scope="module", params=["fcn", "aspp"])
+def exported(request, tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp(f"export_{request.param}")
+    ckpt = tiny_checkpoint(root / "tiny.pt", head=request.param)
+    out = root / "model"
+    result = CliRunner().invoke(cli, ["export", str(ckpt), "--out", str(out), "--logits"])
+    assert result.exit_code == 0, result.output
+    return out, ckpt
+
+
+def _io(proto: onnx.ModelProto, which: str) -> dict[str, tuple[int, list]]:
+    values = proto.graph.input if which == "in" else proto.graph.output
+    return {
+        v.name: (
+            v.type.tensor_type.elem_type,
+            [
+                d.dim_value if d.HasField("dim_value") else d.dim_param
+                for d in v.type.tensor_type.shape.dim
+            ],
+        )
+        for v in values
+    }
+
+
+def test_directory_is_complete_and_valid(exported) -> None:
+    out, ckpt = exported
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [*GRAPHS, "contract.json", "source_stats.npz"]
+    )
+    for name in GRAPHS:
+        onnx.checker.check_model(str(out / name), full_check=True)
+    contract = load_contract(out)
+    model, meta = load_model(ckpt)
+    s = sum(m.num_features for _, m in norm_layers(model))
+    assert contract.stat_layout.total == s
+    assert [x.name for x in contract.stat_layout.layers] == [n for n, _ in norm_layers(model)]
+    assert [x.fixed for x in contract.stat_layout.layers] == [
+        m.fixed for _, m in norm_layers(model)
+    ]
+    assert (contract.input.height, contract.input.width) == tuple(meta["imgsz"])
+    assert contract.style.channels == model.style_channels
+    assert contract.labels_dtype == "uint8" and contract.has_logits
+    stats, style = load_source_stats(out, contract)
+    np.testing.assert_array_equal(stats[:, : style.shape[1]], style)
+
+
+def test_segment_graph_io(exported) -> None:
+    out, _ = exported
+    contract = load_contract(out)
+    s, (h, w) = contract.stat_layout.total, (contract.input.height, contract.input.width)
+    seg = onnx.load(str(out / "segment.onnx"))
+    assert _io(seg, "in") == {
+        "image": (onnx.TensorProto.UINT8, ["N", h, w, 3]),
+        "norm_prior": (onnx.TensorProto.FLOAT, [3, s]),
+    }
+    assert _io(seg, "out") == {
+        "labels": (onnx.TensorProto.UINT8, ["N", h, w]),
+        "logits": (onnx.TensorProto.FLOAT, ["N", NUM_CLASSES, h, w]),
+        "frame_stats": (onnx.TensorProto.FLOAT, [2, s]),
+    }
+    assert not [n for n in seg.graph.node if n.op_type == "BatchNormalization"]
+    plain = onnx.load(str(out / "plain.onnx"))
+    assert set(_io(plain, "in")) == {"image"} and "frame_stats" not in _io(plain, "out")
+    assert not [n for n in plain.graph.node if n.op_type == "BatchNormalization"]
+    style = onnx.load(str(out / "style.onnx"))
+    assert _io(style, "out") == {
+        "style": (onnx.TensorProto.FLOAT, ["N", 2, contract.style.channels])
+    }
+
+
+def test_every_op_is_on_the_trt_allow_list(exported) -> None:
+    out, _ = exported
+    assert {"Conv", "ReduceMean", "ArgMax", "Cast"} <= trt_ops()
+    for name in GRAPHS:
+        assert unsupported_ops(out / name) == [], name
+
+
+def test_check_passes_in_every_mode(exported) -> None:
+    out, ckpt = exported
+    result = CliRunner().invoke(cli, ["check", str(out), str(ckpt)])
+    assert result.exit_code == 0, result.output
+    modes = {
+        line.split()[1] for line in result.output.splitlines()[1:] if line.split()[-1:] == ["yes"]
+    }
+    assert {"source", "target", "sib", "sib-exact"} <= modes
+
+
+def test_check_fails_on_another_checkpoint(exported, tmp_path: Path) -> None:
+    out, _ = exported
+    other = tiny_checkpoint(tmp_path / "other.pt", head="fcn")
+    contract = load_contract(out)
+    if contract.model.head == "fcn":  # same layout, other weights: the numbers must disagree
+        model, meta = load_model(other)
+        with torch.no_grad():
+            model.head[-1].weight.mul_(3.0)
+        save_checkpoint(other, model, meta)
+    result = CliRunner().invoke(cli, ["check", str(out), str(other)])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+
+
+def test_float_io_variant(tmp_path: Path) -> None:
+    ckpt = tiny_checkpoint(tmp_path / "tiny.pt")
+    out = tmp_path / "model"
+    args = ["export", str(ckpt), "--out", str(out), "--io", "float", "--imgsz", "32x64"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    contract = load_contract(out)
+    assert contract.input.dtype == "float32" and contract.labels_dtype == "int32"
+    assert contract.graph("segment").input("image").shape == ("N", 32, 64, 3)
+    result = CliRunner().invoke(cli, ["check", str(out), str(ckpt)])
+    assert result.exit_code == 0, result.output
+
+
+def test_reexport_replaces_and_foreign_folder_is_refused(tmp_path: Path) -> None:
+    ckpt = tiny_checkpoint(tmp_path / "tiny.pt")
+    out = tmp_path / "model"
+    for _ in range(2):
+        assert CliRunner().invoke(cli, ["export", str(ckpt), "--out", str(out)]).exit_code == 0
+    assert json.loads((out / "contract.json").read_text())["schema_version"] == 1
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp dirs left
+    foreign = tmp_path / "photos"
+    foreign.mkdir()
+    (foreign / "a.jpg").write_bytes(b"x")
+    result = CliRunner().invoke(cli, ["export", str(ckpt), "--out", str(foreign)])
+    assert result.exit_code == 1 and "not an edgedg model directory" in result.output
+    result = CliRunner().invoke(cli, ["export", str(ckpt), "--out", str(out), "--imgsz", "big"])
+    assert result.exit_code == 1 and "HxW" in result.output
