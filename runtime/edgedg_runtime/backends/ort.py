@@ -54,14 +54,24 @@ class OrtBackend(Backend):
 
     ``providers``: ``"auto"`` (CUDA EP when present, then CPU) or a list of provider names.
     ``threads``: intra-op threads (None: ONNX Runtime's default, one per physical core).
+    ``spin``: let idle pool threads busy-wait for the next run. Off by default: the Segmenter
+    alternates between two sessions (style, segment), and threads of one spinning while the
+    other runs steal the cores it needs (measured: +20% on sib latency on 2 cores).
     """
 
     kind = "ort"
 
-    def __init__(self, path: str, providers: str | Sequence[str] = "auto", threads=None):
+    def __init__(
+        self,
+        path: str,
+        providers: str | Sequence[str] = "auto",
+        threads: int | None = None,
+        spin: bool = False,
+    ):
         super().__init__(path)
         self.providers = providers
         self.threads = threads
+        self.spin = spin
         self._session = None
         self._output_names: list = []
 
@@ -71,6 +81,8 @@ class OrtBackend(Backend):
             raise ContractError(f"no ONNX graph at {self.path}; re-export with `edgedg export`")
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.add_session_config_entry("session.intra_op.allow_spinning", str(int(self.spin)))
+        options.add_session_config_entry("session.inter_op.allow_spinning", str(int(self.spin)))
         if self.threads is not None:
             options.intra_op_num_threads = int(self.threads)
             options.inter_op_num_threads = 1
