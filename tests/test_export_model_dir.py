@@ -149,3 +149,13 @@ def test_reexport_replaces_and_foreign_folder_is_refused(tmp_path: Path) -> None
     assert result.exit_code == 1 and "not an edgedg model directory" in result.output
     result = CliRunner().invoke(cli, ["export", str(ckpt), "--out", str(out), "--imgsz", "big"])
     assert result.exit_code == 1 and "HxW" in result.output
+
+
+def test_resnet18_export_and_check(tmp_path: Path) -> None:
+    ckpt = tiny_checkpoint(tmp_path / "r18.pt", name="resnet18", imgsz=(64, 128))
+    out = tmp_path / "model"
+    assert CliRunner().invoke(cli, ["export", str(ckpt), "--out", str(out)]).exit_code == 0
+    contract = load_contract(out)
+    assert len(contract.stat_layout.layers) == 21  # 20 backbone norm layers + the FCN head's
+    result = CliRunner().invoke(cli, ["check", str(out), str(ckpt)])
+    assert result.exit_code == 0, result.output
