@@ -47,7 +47,9 @@ def two_domain_video(tmp_path_factory):
     """A two-domain synthetic video: `edgedg data synth --video` when present, else ours."""
     folder = tmp_path_factory.mktemp("video")
     if importlib.util.find_spec("edgedg.commands.data") is not None:
-        result = CliRunner().invoke(cli, ["data", "synth", str(folder / "synth"), "--video"])
+        args = ["--domains", "night", "--per-domain", "1", "--size", "64x128", "--video"]
+        args += ["--video-frames", "20", "--quiet"]
+        result = CliRunner().invoke(cli, ["data", "synth", str(folder / "synth"), *args])
         videos = sorted((folder / "synth").rglob("*.mp4")) + sorted(
             (folder / "synth").rglob("*.avi")
         )
