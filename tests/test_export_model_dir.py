@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -159,3 +160,13 @@ def test_resnet18_export_and_check(tmp_path: Path) -> None:
     assert len(contract.stat_layout.layers) == 21  # 20 backbone norm layers + the FCN head's
     result = CliRunner().invoke(cli, ["check", str(out), str(ckpt)])
     assert result.exit_code == 0, result.output
+
+
+def test_trt_flag_without_tensorrt_is_a_one_line_error(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "tensorrt", None)
+    ckpt = tiny_checkpoint(tmp_path / "tiny.pt")
+    args = ["export", str(ckpt), "--out", str(tmp_path / "m"), "--trt", "--half"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1 and "pip install tensorrt" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "m").exists()

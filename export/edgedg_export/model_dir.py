@@ -31,7 +31,7 @@ from edgedg_export.onnx_export import (
     segment_onnx,
     style_onnx,
 )
-from edgedg_export.trt import EngineOptions, build_engines
+from edgedg_export.trt import EngineOptions, build_engines, import_tensorrt
 from edgedg_runtime.contract import (
     CONTRACT_FILE,
     SOURCE_STATS_FILE,
@@ -71,6 +71,8 @@ def export_model_dir(
     ``engines``, also build the TensorRT engines into ``out/engines``."""
     from edgedg.checkpoint import load_model
 
+    if engines is not None:
+        import_tensorrt()  # fail before the export, not after it
     model, meta = load_model(checkpoint)
     contract = export_model(model, meta, out, options, checkpoint_sha256=sha256_file(checkpoint))
     if engines is not None:
