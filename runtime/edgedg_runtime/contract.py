@@ -228,7 +228,7 @@ def _parse(data: dict[str, Any]) -> Contract:
             str(m["head"]),
             int(m["output_stride"]),
             int(m["num_classes"]),
-        ),  # fmt: skip
+        ),
         classes=tuple(ClassInfo(str(c["name"]), _color(c["color"])) for c in data["classes"]),
         input=InputSpec(
             int(i["height"]),
@@ -236,7 +236,7 @@ def _parse(data: dict[str, Any]) -> Contract:
             str(i["dtype"]),
             str(i["layout"]),
             str(i["channels"]),
-        ),  # fmt: skip
+        ),
         normalization=Normalization(_triple(n["mean"]), _triple(n["std"])),
         stat_layout=StatLayout.from_json(data["stat_layout"]),
         style=StyleSpec(int(s["channels"]), str(s["layer"])),
@@ -250,7 +250,7 @@ def _parse(data: dict[str, Any]) -> Contract:
             int(p["opset"]),
             str(p["exporter"]),
             str(p["created"]),
-        ),  # fmt: skip
+        ),
     )
 
 
