@@ -226,3 +226,9 @@ def test_real_engine_build(model_dir: Path, tmp_path: Path, precision: str) -> N
         sidecar = json.loads(path.with_suffix(".json").read_text())
         assert sidecar["layers"]["layers"] > 0, name
         assert path.stat().st_size > 0
+
+
+def test_gpu_names_are_normalised() -> None:
+    assert cache.BuildTarget("10.3.0", "Orin\x00\x00", "8.7") == cache.BuildTarget(
+        "10.3.0", "Orin", "8.7"
+    )

@@ -39,6 +39,11 @@ class BuildTarget:
     jetson_model: str | None = None
     l4t: str | None = None  # "36.4"
 
+    def __post_init__(self) -> None:
+        # one spelling whoever queried the device (C strings may carry NULs / padding)
+        object.__setattr__(self, "gpu", str(self.gpu).strip("\x00 "))
+        object.__setattr__(self, "tensorrt", str(self.tensorrt).strip())
+
     @classmethod
     def here(cls, tensorrt: str, gpu: str, compute_capability: str, root: str = "/") -> BuildTarget:
         """This machine's target, reading the Jetson board and L4T release under ``root``."""
