@@ -1,0 +1,103 @@
+"""Source validation (mIoU from a dataset-level confusion matrix) and the run's metrics log."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from edgedg.errors import require
+
+IGNORE = 255
+
+
+def confusion(pred: Tensor, label: Tensor, num_classes: int) -> Tensor:
+    """[K, K] int64 counts, rows = label, columns = prediction; ignore-labelled pixels dropped."""
+    keep = label != IGNORE
+    idx = label[keep].long() * num_classes + pred[keep].long()
+    return torch.bincount(idx, minlength=num_classes * num_classes).view(num_classes, num_classes)
+
+
+def miou(conf: np.ndarray | Tensor) -> float:
+    """Mean IoU over classes with a non-empty union (the published protocol's nanmean)."""
+    conf = np.asarray(conf, dtype=np.float64)
+    inter = np.diag(conf)
+    union = conf.sum(0) + conf.sum(1) - inter
+    valid = union > 0
+    return float((inter[valid] / union[valid]).mean()) if valid.any() else float("nan")
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    samples: Iterable[tuple[Tensor, Tensor]],
+    num_classes: int,
+    device: torch.device,
+    amp: bool = False,
+) -> np.ndarray:
+    """Confusion matrix of ``model`` (eval mode: source running statistics) over (image [3,H,W],
+    label [h,w]) pairs; logits are upsampled to the label size when it differs."""
+    was_training = model.training
+    model.eval()
+    total = torch.zeros(num_classes, num_classes, dtype=torch.int64)
+    try:
+        for image, label in samples:
+            with torch.autocast(device.type, torch.bfloat16, enabled=amp):
+                logits = model(image[None].to(device))
+            if logits.shape[-2:] != label.shape[-2:]:
+                logits = F.interpolate(
+                    logits.float(), label.shape[-2:], mode="bilinear", align_corners=False
+                )
+            total += confusion(logits.argmax(1)[0].cpu(), label, num_classes)
+    finally:
+        model.train(was_training)
+    return total.numpy()
+
+
+class MetricsLog:
+    """Append-only JSONL log (``RUN/metrics.jsonl``) with optional TensorBoard mirroring.
+
+    On resume at iteration k, records of later iterations (written after the checkpoint the run
+    resumes from) are dropped, so the log reads like an uninterrupted run.
+    """
+
+    def __init__(self, run_dir: Path, tensorboard: bool = False, resume_from: int | None = None):
+        self.path = Path(run_dir) / "metrics.jsonl"
+        if resume_from is not None and self.path.exists():
+            keep = [
+                line
+                for line in self.path.read_text().splitlines()
+                if line.strip() and json.loads(line).get("iter", 0) <= resume_from
+            ]
+            tmp = self.path.with_suffix(".jsonl.tmp")
+            tmp.write_text("".join(line + "\n" for line in keep))
+            os.replace(tmp, self.path)
+        elif resume_from is None and self.path.exists():
+            self.path.unlink()
+        self._file = self.path.open("a")
+        self._tb = None
+        if tensorboard:
+            require("tensorboard", "dev", "--tensorboard")
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb = SummaryWriter(str(Path(run_dir) / "tb"))
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._file.write(json.dumps(record) + "\n")
+        self._file.flush()
+        if self._tb is not None:
+            for key, value in record.items():
+                if key != "iter" and isinstance(value, (int, float)):
+                    self._tb.add_scalar(key, value, record["iter"])
+
+    def close(self) -> None:
+        self._file.close()
+        if self._tb is not None:
+            self._tb.close()
