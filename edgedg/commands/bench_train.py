@@ -1,0 +1,34 @@
+"""`edgedg bench-train`."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+import click
+
+
+@click.command("bench-train")
+@click.option("--backbones", default="resnet18,resnet50", show_default=True)
+@click.option("--size", type=int, default=256, show_default=True)
+@click.option("--batch-per-domain", type=int, default=2, show_default=True)
+@click.option("--domains", type=int, default=3, show_default=True)
+@click.option("--iters", type=int, default=5, show_default=True, help="Timed steps per mode.")
+@click.option("--warmup", type=int, default=2, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto|cpu|cuda")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None)
+def cli(backbones, size, batch_per_domain, domains, iters, warmup, device, json_path) -> None:
+    """Median training step time of AGG, MLDG order 1 and order 2, and their ratios to AGG."""
+    from edgedg.train.bench import bench_train, format_table
+
+    rows = bench_train(
+        [b for b in backbones.split(",") if b], size, batch_per_domain, domains, iters, warmup,
+        device,
+    )  # fmt: skip
+    click.echo(format_table(rows))
+    if json_path:
+        folder = os.path.dirname(os.path.abspath(json_path))
+        with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as f:
+            json.dump(rows, f, indent=2)
+        os.replace(f.name, json_path)
