@@ -40,7 +40,9 @@ def make_domains(
     return domains
 
 
-def write_cityscapes_domains(root: Path, num_domains: int = 3, per_domain: int = 5) -> list[str]:
+def write_cityscapes_domains(
+    root: Path, num_domains: int = 3, per_domain: int = 5, split: str = "train"
+) -> list[str]:
     """Write `make_domains` style data as real Cityscapes-format datasets; returns source specs."""
     from edgedg.data.formats import open_writer
 
@@ -52,7 +54,7 @@ def write_cityscapes_domains(root: Path, num_domains: int = 3, per_domain: int =
                 rgb = ((image - image.min()) / (image.max() - image.min()) * 255).byte()
                 lab = label.numpy().astype(np.uint8)
                 lab[lab < 255] = np.array([0, 13, 10], dtype=np.uint8)[lab[lab < 255]]
-                writer.add("train", i, rgb.permute(1, 2, 0).numpy(), lab)
+                writer.add(split, i, rgb.permute(1, 2, 0).numpy(), lab)
         specs.append(f"cityscapes:{path}")
     return specs
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from edgedg.checkpoint import load_model
 from edgedg.cli import cli
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -82,3 +83,16 @@ def test_train_cli_user_errors(tmp_path: Path) -> None:
         ],  # fmt: skip
     )
     assert result.exit_code == 1 and "resnet50" in result.output
+
+
+def test_train_cli_target_validation_is_oracle(tmp_path: Path) -> None:
+    specs = write_cityscapes_domains(tmp_path / "src", num_domains=2, per_domain=3)
+    target = write_cityscapes_domains(tmp_path / "tgt", num_domains=1, per_domain=2, split="val")
+    run = tmp_path / "run"
+    args = ["--source", specs[0], "--source", specs[1], "--val", target[0], "--backbone", "tiny",
+            "--method", "agg", "--iters", "2", "--batch-per-domain", "1", "--crop", "48",
+            "--workers", "0", "--device", "cpu", "--out", str(run)]  # fmt: skip
+    result = _run(args)
+    assert result.exit_code == 0, result.output
+    meta = load_model(run / "best.pt")[1]
+    assert meta["oracle_selection"] is True and "val_miou" in meta

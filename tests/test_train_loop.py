@@ -99,3 +99,14 @@ def test_config_errors(tmp_path: Path) -> None:
         train(_cfg(tmp_path, "erm", 2), data)
     with pytest.raises(EdgeDGError, match="at least 2"):
         train(_cfg(tmp_path, "mldg", 2), memory_data(make_domains(1, 2), 2))
+
+
+def test_tensorboard_missing_is_a_clear_error(tmp_path: Path) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is not None:
+        pytest.skip("tensorboard is installed")
+    cfg = _cfg(tmp_path, "agg", 1)
+    cfg.tensorboard = True
+    with pytest.raises(EdgeDGError, match=r"edgedg\[dev\]"):
+        train(cfg, memory_data(make_domains(2, 2), 2))
