@@ -10,6 +10,7 @@ hooks ``backward()`` and MLDG needs ``torch.autograd.grad`` through the inner st
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,7 +190,11 @@ class Run:
         self.stepper.optimizer.load_state_dict(ckpt["optimizer"])
         self.start, self.best = int(extra["iteration"]), float(extra.get("best_score", -math.inf))
         if not D.restore_rng_states(extra.get("rng", {}), self.env) and self.env.is_main:
-            print(f"warning: {path} was saved by another number of processes; dropout masks differ")
+            warnings.warn(
+                f"{path} was saved by another number of processes: the dropout masks will not "
+                "repeat an uninterrupted run's",
+                stacklevel=2,
+            )
 
     def validate(self, iteration: int) -> float | None:
         """Mean over validation sets of their mIoU (main rank), None without validation sets."""
