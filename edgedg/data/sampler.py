@@ -67,6 +67,9 @@ class MultiDomainBatches:
     ``start_step`` and runs ``steps`` steps (None: without end). ``transform(image, label, rng)``
     must return equally sized tensors (e.g. ``TrainTransform``); with ``num_workers`` > 0 a torch
     DataLoader builds batches in worker processes, in the same order and with the same content.
+    Workers start with ``mp_context`` "spawn" by default: a worker forked from a process whose
+    OpenCV thread pool has run deadlocks in its first OpenCV call, so "fork" is only safe when the
+    parent never used OpenCV.
     """
 
     def __init__(
@@ -79,6 +82,7 @@ class MultiDomainBatches:
         start_step: int = 0,
         steps: int | None = None,
         pin_memory: bool = False,
+        mp_context: str = "spawn",
     ) -> None:
         if not datasets or batch_per_domain < 1:
             raise DataError(
@@ -90,6 +94,7 @@ class MultiDomainBatches:
         self.items = _StepItems(datasets, batch_per_domain, transform, seed)
         self.batch, self.num_workers = batch_per_domain, num_workers
         self.start_step, self.steps, self.pin_memory = start_step, steps, pin_memory
+        self.mp_context = mp_context
 
     @property
     def domains(self) -> list[str]:
@@ -114,6 +119,7 @@ class MultiDomainBatches:
             collate_fn=_collate,
             worker_init_fn=_worker_init,
             pin_memory=self.pin_memory,
+            multiprocessing_context=self.mp_context,
         )
         yield from loader
 

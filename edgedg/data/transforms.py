@@ -92,8 +92,9 @@ class TrainTransform:
         matrix = rot @ np.array([[s, 0, 0], [0, s, 0], [0, 0, 1]], dtype=np.float64)
         # Window origin in the rescaled canvas: inside it when larger than the crop, otherwise
         # the image lands at a random place inside the (padded) window.
-        matrix[0, 2] -= offset_u[0] * (sw - self.crop)
-        matrix[1, 2] -= offset_u[1] * (sh - self.crop)
+        # Whole-pixel origin: at scale 1 without rotation the warp is an exact crop.
+        matrix[0, 2] -= round(offset_u[0] * (sw - self.crop))
+        matrix[1, 2] -= round(offset_u[1] * (sh - self.crop))
         return matrix
 
 
