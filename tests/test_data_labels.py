@@ -108,3 +108,15 @@ def test_every_writer_id_maps_back_to_its_train_id(fmt, tmp_path):
     if fmt == "idd":
         want[9] = 255
     assert np.array_equal(back, want)
+
+
+def test_importing_the_data_package_loads_no_torch_or_cv2():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, edgedg.data; edgedg.data.__all__; "
+        "print(sorted(m for m in ('torch', 'cv2') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
