@@ -1,36 +1,24 @@
-"""Fixtures for the runtime tests: tiny hand-built ONNX graphs and a fake segmenter."""
+"""Fixtures for the runtime tests: the committed tiny model directory and ONNX graph
+(tests/assets, made by scripts/make_test_model.py), fresh exports where torch is present, and a
+fake segmenter."""
 
 from __future__ import annotations
 
+import importlib.util
+import shutil
+from pathlib import Path
+
 import numpy as np
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "make_test_model.py"
 
 
 def write_double_graph(path: str) -> str:
     """A tiny ONNX graph: uint8 ``image`` [N, H, W, 3] -> float32 ``out`` = 2 * image, plus
-    int32 ``count`` [1] = number of channels. Dynamic N, H, W."""
-    import onnx
-    from onnx import TensorProto, helper
-
-    nodes = [
-        helper.make_node("Cast", ["image"], ["f"], to=TensorProto.FLOAT),
-        helper.make_node("Mul", ["f", "two"], ["out"]),
-        helper.make_node("Shape", ["image"], ["shape"], start=3),
-        helper.make_node("Cast", ["shape"], ["count"], to=TensorProto.INT32),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "double",
-        [helper.make_tensor_value_info("image", TensorProto.UINT8, ["N", "H", "W", 3])],
-        [
-            helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", "H", "W", 3]),
-            helper.make_tensor_value_info("count", TensorProto.INT32, [1]),
-        ],
-        initializer=[helper.make_tensor("two", TensorProto.FLOAT, [], [2.0])],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    onnx.save(model, path)
+    int32 ``count`` [1] = number of channels. Dynamic N, H, W. Copied from the committed asset
+    (scripts/make_test_model.py builds it), so the tests need no onnx package."""
+    shutil.copyfile(ASSETS / "double.onnx", path)
     return path
 
 
@@ -64,50 +52,52 @@ class FakeSegmenter:
 _MODEL_DIRS: dict = {}
 
 
-def tiny_model(seed: int = 0):
-    """A tiny SegModel (19 classes) with random weights and non-trivial running statistics, and
-    the checkpoint meta the exporter needs. Needs torch."""
-    import torch
-
-    from edgedg.checkpoint import class_table
-    from edgedg.models import create_model
-    from edgedg.norm import norm_layers
-
-    torch.manual_seed(seed)
-    model = create_model("tiny", num_classes=19)
-    with torch.no_grad():
-        for _, layer in norm_layers(model):
-            layer.running_mean.uniform_(-0.5, 0.5)
-            layer.running_var.uniform_(0.5, 2.0)
-    names, colors = class_table()
-    meta = {
-        "model": {"name": "tiny", "num_classes": 19, "output_stride": 8, "head": "fcn"},
-        "classes": names,
-        "colors": colors,
-        "mean": [0.485, 0.456, 0.406],
-        "std": [0.229, 0.224, 0.225],
-        "imgsz": [32, 64],
-        "version": "test",
-    }
-    return model.eval(), meta
+def model_dir(tmp_path_factory) -> str:
+    """The committed tiny model directory (tests/assets/tiny_model, 32x64 input), copied once per
+    test session so that no test can change the committed files. Needs no torch."""
+    if "asset" not in _MODEL_DIRS:
+        out = tmp_path_factory.mktemp("model") / "tiny"
+        shutil.copytree(ASSETS / "tiny_model", out)
+        _MODEL_DIRS["asset"] = str(out)
+    return _MODEL_DIRS["asset"]
 
 
-def model_dir(tmp_path_factory, name: str = "tiny", imgsz=(32, 64)) -> str:
-    """A model directory exported once per test session (skips when export is unavailable)."""
+def make_test_model():
+    """The asset generator scripts/make_test_model.py as a module (skips without torch / the
+    exporter)."""
     import pytest
 
-    key = (name, tuple(imgsz))
-    if key not in _MODEL_DIRS:
-        pytest.importorskip("torch")
-        export = pytest.importorskip("edgedg_export.model_dir")
-        model, meta = tiny_model()
-        out = tmp_path_factory.mktemp("model") / name
-        export.export_model(model, meta, out, export.ExportOptions(imgsz=tuple(imgsz)))
-        _MODEL_DIRS[key] = (str(out), model, meta)
-    return _MODEL_DIRS[key][0]
+    pytest.importorskip("torch")
+    pytest.importorskip("edgedg_export.model_dir")
+    if "script" not in _MODEL_DIRS:
+        spec = importlib.util.spec_from_file_location("make_test_model", SCRIPT)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _MODEL_DIRS["script"] = module
+    return _MODEL_DIRS["script"]
+
+
+def fresh_model_dir(tmp_path_factory) -> str:
+    """The tiny model exported now by the current exporter, once per test session (skips without
+    torch / the exporter)."""
+    script = make_test_model()
+    if "fresh" not in _MODEL_DIRS:
+        out = tmp_path_factory.mktemp("fresh") / "tiny"
+        script.export_tiny(out)
+        _MODEL_DIRS["fresh"] = str(out)
+    return _MODEL_DIRS["fresh"]
 
 
 def model_and_meta(tmp_path_factory):
-    """(model directory, torch model, meta) of the session's tiny model."""
-    model_dir(tmp_path_factory)
-    return _MODEL_DIRS[("tiny", (32, 64))]
+    """(fresh model directory, torch model, meta) of the session's tiny model."""
+    model, meta = make_test_model().tiny_model()
+    return fresh_model_dir(tmp_path_factory), model, meta
+
+
+def invoke(args: list):
+    """Run the `edgedg` CLI in-process (imported here: collecting a test file imports no edgedg)."""
+    from click.testing import CliRunner
+
+    from edgedg.cli import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args])

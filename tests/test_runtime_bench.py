@@ -6,10 +6,8 @@ import json
 
 import numpy as np
 import pytest
-from _runtime_helpers import model_dir
-from click.testing import CliRunner
+from _runtime_helpers import invoke, model_dir
 
-from edgedg.cli import cli
 from edgedg_runtime.benchmark import BENCH_MODES, synthetic_frames
 
 
@@ -28,8 +26,7 @@ def tiny_dir(tmp_path_factory):
 
 def test_bench_command_table_and_json(tiny_dir, tmp_path):
     out = tmp_path / "bench.json"
-    result = CliRunner().invoke(
-        cli,
+    result = invoke(
         [
             "bench",
             tiny_dir,
@@ -54,5 +51,5 @@ def test_bench_command_table_and_json(tiny_dir, tmp_path):
     assert "style" in report["modes"]["sib"] and "style" not in report["modes"]["plain"]
     for mode in BENCH_MODES:
         assert mode in result.output
-    bad = CliRunner().invoke(cli, ["bench", tiny_dir, "--frames", "0"])
+    bad = invoke(["bench", tiny_dir, "--frames", "0"])
     assert bad.exit_code == 1 and "--frames" in bad.output

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import subprocess
 import sys
+
+import pytest
 
 HEAVY = ("torch", "cv2", "tensorrt", "onnxruntime", "edgedg", "edgedg_export")
 
@@ -39,3 +43,15 @@ def test_runtime_sources_parse_as_python38():
     files = [root / f for f in mine] + sorted((root / "backends").glob("*.py"))
     for path in files:
         ast.parse(path.read_text(), filename=str(path), feature_version=(3, 8))
+
+
+RUNTIME_ONLY = "EDGEDG_RUNTIME_ONLY"
+
+
+@pytest.mark.skipif(not os.environ.get(RUNTIME_ONLY), reason=f"{RUNTIME_ONLY} is not set")
+def test_runtime_only_environment_has_no_training_or_export_packages():
+    """`make test-runtime` sets EDGEDG_RUNTIME_ONLY=1: this run must not see torch (or onnx,
+    which only the export extra brings), so every test that passed here passes without them."""
+    present = [m for m in ("torch", "torchvision", "onnx") if importlib.util.find_spec(m)]
+    assert present == [], f"the runtime-only environment has {present}: recreate .venv-runtime"
+    assert importlib.util.find_spec("onnxruntime") is not None  # the ort extra is there

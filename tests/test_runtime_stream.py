@@ -10,10 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from _runtime_helpers import FakeSegmenter, model_dir
-from click.testing import CliRunner
+from _runtime_helpers import FakeSegmenter, invoke, model_dir
 
-from edgedg.cli import cli
 from edgedg_runtime.benchmark import synthetic_frames
 from edgedg_runtime.sources import open_source
 from edgedg_runtime.stream import FolderSink, Renderer, VideoSink, run_loop
@@ -49,7 +47,7 @@ def two_domain_video(tmp_path_factory):
     if importlib.util.find_spec("edgedg.commands.data") is not None:
         args = ["--domains", "night", "--per-domain", "1", "--size", "64x128", "--video"]
         args += ["--video-frames", "20", "--quiet"]
-        result = CliRunner().invoke(cli, ["data", "synth", str(folder / "synth"), *args])
+        result = invoke(["data", "synth", folder / "synth", *args])
         videos = sorted((folder / "synth").rglob("*.mp4")) + sorted(
             (folder / "synth").rglob("*.avi")
         )
@@ -103,10 +101,7 @@ def test_loop_video_sink_one_frame_per_input_and_interrupt(tmp_path):
 @pytest.mark.parametrize("norm", ["source", "target", "sib", "qib", "sib-exact"])
 def test_stream_every_mode_to_overlay_video(tiny_dir, two_domain_video, tmp_path, norm):
     out = tmp_path / "overlay.mp4"
-    result = CliRunner().invoke(
-        cli,
-        ["stream", tiny_dir, two_domain_video, str(out), "--norm", norm, "--backend", "ort"],
-    )
+    result = invoke(["stream", tiny_dir, two_domain_video, out, "--norm", norm, "--backend", "ort"])
     assert result.exit_code == 0, result.output
     assert count_frames(out) == count_frames(two_domain_video) > 0
     assert "0 bad" in result.output and "end of input" in result.output
@@ -118,9 +113,7 @@ def test_stream_damaged_video_ends_cleanly_with_summary(tiny_dir, tmp_path):
     moov = data.find(b"moov") - 4
     damaged = tmp_path / "damaged.mp4"
     damaged.write_bytes(bytes(data[: moov // 2] + bytes(moov - moov // 2) + data[moov:]))
-    result = CliRunner().invoke(
-        cli, ["stream", tiny_dir, str(damaged), str(tmp_path / "o.mp4"), "--backend", "ort"]
-    )
+    result = invoke(["stream", tiny_dir, damaged, tmp_path / "o.mp4", "--backend", "ort"])
     assert result.exit_code == 0, result.output
     assert "breaks after frame" in result.output and "ms per frame" in result.output
 
@@ -128,7 +121,7 @@ def test_stream_damaged_video_ends_cleanly_with_summary(tiny_dir, tmp_path):
 def test_stream_bank_saved_and_bad_bank_refused(tiny_dir, two_domain_video, tmp_path):
     bank = tmp_path / "bank.npz"
     args = ["stream", tiny_dir, two_domain_video, "--backend", "ort", "--bank", str(bank)]
-    result = CliRunner().invoke(cli, [*args, "--bank-save-every", "5", "--max-frames", "7"])
+    result = invoke([*args, "--bank-save-every", "5", "--max-frames", "7"])
     assert result.exit_code == 0, result.output
     assert bank.is_file()
     bank.write_bytes(b"garbage")
@@ -137,5 +130,5 @@ def test_stream_bank_saved_and_bad_bank_refused(tiny_dir, two_domain_video, tmp_
     )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "corrupt" in proc.stderr and "Delete" in proc.stderr
-    result = CliRunner().invoke(cli, [*args[:-2], "--norm", "target", "--bank", str(bank)])
+    result = invoke([*args[:-2], "--norm", "target", "--bank", str(bank)])
     assert result.exit_code == 1 and "bank mode" in result.output
