@@ -5,8 +5,15 @@ PY := $(VENV)/bin/python
 # The CPU build of torch; set TORCH_SPEC (and PIP_EXTRA) to choose another build.
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
+# A second venv with only the runtime's extras (no torch, no onnx): the runtime's tests must pass
+# there, as on a vehicle.
+RUNTIME_VENV ?= .venv-runtime
+RUNTIME_PY := $(RUNTIME_VENV)/bin/python
+RUNTIME_STAMP := $(RUNTIME_VENV)/.installed
+RUNTIME_TESTS := tests/test_runtime_*.py tests/test_contract_load.py tests/test_bank_core.py \
+	tests/test_bank_adapt.py
 
-.PHONY: demo test lint install clean
+.PHONY: demo test test-runtime lint install clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +21,13 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
 	$(PY) -m pip install --quiet -e ".[all,dev]"
 	touch $(STAMP)
+
+$(RUNTIME_STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(RUNTIME_VENV)
+	echo '*' > $(RUNTIME_VENV)/.gitignore
+	$(RUNTIME_PY) -m pip install --quiet --upgrade pip
+	$(RUNTIME_PY) -m pip install --quiet -e ".[ort,camera]" "pytest>=7" "pytest-timeout>=2.1"
+	touch $(RUNTIME_STAMP)
 
 install: $(STAMP)
 
@@ -26,6 +40,14 @@ lint: $(STAMP)
 
 test: $(STAMP) lint
 	$(PY) -m pytest -q
+	$(MAKE) test-runtime
+
+test-runtime: $(RUNTIME_STAMP)
+	@$(RUNTIME_PY) -c "import importlib.util as u, sys; \
+	bad = [m for m in ('torch', 'onnx') if u.find_spec(m)]; \
+	sys.exit('$(RUNTIME_VENV) has %s: the runtime must be tested without them; \
+	rm -rf $(RUNTIME_VENV) and run make test-runtime again' % bad if bad else 0)"
+	EDGEDG_RUNTIME_ONLY=1 $(RUNTIME_PY) -m pytest -q $(RUNTIME_TESTS)
 
 clean:
-	rm -rf $(VENV) demo-out .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(RUNTIME_VENV) demo-out .pytest_cache .ruff_cache
