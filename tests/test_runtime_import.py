@@ -55,3 +55,24 @@ def test_runtime_only_environment_has_no_training_or_export_packages():
     present = [m for m in ("torch", "torchvision", "onnx") if importlib.util.find_spec(m)]
     assert present == [], f"the runtime-only environment has {present}: recreate .venv-runtime"
     assert importlib.util.find_spec("onnxruntime") is not None  # the ort extra is there
+
+
+def test_collecting_the_runtime_tests_imports_no_torch_or_edgedg():
+    """The runtime's test files import torch / edgedg only inside the tests that need them, so
+    they collect (and skip those parts) where only the runtime's extras are installed."""
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    files = sorted(str(p) for p in here.glob("test_runtime_*.py"))
+    code = (
+        "import sys, pytest\n"
+        f"rc = pytest.main(['--collect-only', '-q', '-p', 'no:cacheprovider', *{files!r}])\n"
+        "print('LOADED=' + ','.join(m for m in ('torch', 'edgedg', 'edgedg_export', 'onnx') "
+        "if m in sys.modules))\n"
+        "sys.exit(int(rc))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=here.parent
+    )
+    assert out.returncode == 0, out.stdout[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "LOADED="
