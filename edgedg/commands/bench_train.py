@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 
 import click
 
@@ -28,7 +26,7 @@ def cli(backbones, size, batch_per_domain, domains, iters, warmup, device, json_
     )  # fmt: skip
     click.echo(format_table(rows))
     if json_path:
-        folder = os.path.dirname(os.path.abspath(json_path))
-        with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as f:
+        from edgedg_runtime.fileio import atomic_open
+
+        with atomic_open(json_path, "w") as f:
             json.dump(rows, f, indent=2)
-        os.replace(f.name, json_path)

@@ -7,8 +7,6 @@ Decoders raise DataError naming the file; encoders return bytes that ``write_ato
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from pathlib import Path
 
 import cv2
@@ -16,20 +14,7 @@ import numpy as np
 from PIL import Image
 
 from edgedg_runtime.errors import DataError
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temp file in the same directory and os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+from edgedg_runtime.fileio import write_atomic  # noqa: F401  (re-exported for the writers)
 
 
 def encode_png(array: np.ndarray) -> bytes:

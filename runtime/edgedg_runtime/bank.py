@@ -8,14 +8,13 @@ into the `norm_prior` [3, S] the segment graph takes. Everything is numpy, vecto
 
 from __future__ import annotations
 
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 
 import numpy as np
 
 from edgedg_runtime.errors import BankError
+from edgedg_runtime.fileio import atomic_open
 from edgedg_runtime.layout import StatLayout
 
 BANK_SCHEMA_VERSION = 1
@@ -297,16 +296,8 @@ class StyleBank:
         }
         if images is not None:
             arrays["images"] = images
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".bank-", suffix=".npz.tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        with atomic_open(path) as handle:
+            np.savez(handle, **arrays)
 
 
 def load_bank(

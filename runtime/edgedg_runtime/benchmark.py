@@ -10,11 +10,11 @@ with noise), so the bank and its selection do real work.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from typing import Callable, Sequence
 
 import numpy as np
+
+from edgedg_runtime.fileio import atomic_open
 
 BENCH_MODES = ("plain", "source", "target", "sib", "qib", "sib-exact")
 STAGES = ("preprocess", "style", "select", "segment", "postprocess", "total")
@@ -125,14 +125,6 @@ def format_table(report: dict) -> str:
 
 def write_json(report: dict, path: str) -> None:
     """Write ``report`` to ``path`` atomically (temp file in the same folder, then rename)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".bench-", suffix=".json.tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(report, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(path, "w") as f:
+        json.dump(report, f, indent=2)
+        f.write("\n")

@@ -19,6 +19,7 @@ from typing import Any, Union
 import numpy as np
 
 from edgedg_runtime.errors import ContractError
+from edgedg_runtime.fileio import write_atomic
 from edgedg_runtime.layout import StatLayout
 
 SCHEMA_VERSION = 1
@@ -360,11 +361,4 @@ def load_source_stats(
 
 def write_json_atomic(path: str | os.PathLike, data: dict[str, Any]) -> None:
     """Write ``data`` as indented JSON through a temp file in the same directory + os.replace."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_atomic(path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))

@@ -24,6 +24,7 @@ from typing import Any, Iterator
 from edgedg_runtime import platform as board
 from edgedg_runtime.contract import SCHEMA_VERSION
 from edgedg_runtime.errors import EdgeDGError
+from edgedg_runtime.fileio import write_atomic
 
 ENGINE_SCHEMA = 1
 PRECISIONS = ("fp32", "fp16")
@@ -282,15 +283,7 @@ def _sha256(path: Path) -> str:
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` through a temp file in the same directory + os.replace."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        _unlink(tmp)
+    write_atomic(path, data)
 
 
 def _unlink(path: Path) -> None:

@@ -1,0 +1,53 @@
+"""Atomic file writes: every checkpoint, bank, report, contract and engine goes through here.
+
+A reader (or a power cut) never sees a half-written file: data goes to a temp file in the same
+folder, is flushed to disk, and replaces the target with one rename.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from typing import IO, Iterator, Union
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+@contextlib.contextmanager
+def atomic_path(path: PathLike, suffix: str = ".tmp") -> Iterator[str]:
+    """Yield a temp path beside ``path``; on a clean exit it replaces ``path``, else it is removed.
+
+    For writers that need a file name (OpenCV's VideoWriter and imwrite): pass a ``suffix`` with the
+    right extension so the writer picks the format.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=suffix)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+
+
+@contextlib.contextmanager
+def atomic_open(path: PathLike, mode: str = "wb") -> Iterator[IO]:
+    """Open a temp file beside ``path`` for writing (``"wb"`` or ``"w"``); on a clean exit it is
+    synced to disk and replaces ``path``."""
+    if mode not in ("wb", "w"):
+        raise ValueError(f"atomic_open writes only ('wb' or 'w'), got {mode!r}")
+    encoding = None if "b" in mode else "utf-8"
+    with atomic_path(path) as tmp, open(tmp, mode, encoding=encoding) as handle:
+        yield handle
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def write_atomic(path: PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_open(path) as handle:
+        handle.write(data)
