@@ -66,11 +66,12 @@ def test_progress_numbers_steps_and_keeps_seconds():
 def test_cli_error_is_one_line(tmp_path):
     from edgedg.cli import cli
 
-    target = tmp_path / "file.txt"
-    target.write_text("x")
-    result = CliRunner().invoke(cli, ["demo", "--quick", "--out", str(target)])
+    (tmp_path / "notes.txt").write_text("x")
+    result = CliRunner().invoke(cli, ["demo", "--quick", "--out", str(tmp_path)])
     assert result.exit_code == 1
-    assert "is a file" in result.output and "Traceback" not in result.output
+    assert result.output.strip().splitlines() == [
+        f"Error: {tmp_path} holds files the demo did not write: choose a new or empty --out"
+    ]
 
 
 # --- scoring through the runtime ---------------------------------------------------------------
