@@ -117,23 +117,3 @@ def test_video_layouts_are_temporally_coherent():
     assert np.mean(consecutive) > np.mean(independent) + 0.2, (consecutive, independent)
     # the camera moves: frames are not all the same
     assert (frames[0].label != frames[-1].label).mean() > 0.05
-
-
-@pytest.mark.slow
-def test_speed_at_least_20_images_per_second_on_one_core():
-    import time
-
-    import cv2
-
-    threads = cv2.getNumThreads()
-    cv2.setNumThreads(1)
-    try:
-        names = list(DOMAINS)
-        render_scene(0, (256, 512), names[0])  # warm the caches
-        start, n = time.perf_counter(), 30
-        for i in range(n):
-            render_scene(i, (256, 512), names[i % len(names)])
-        rate = n / (time.perf_counter() - start)
-    finally:
-        cv2.setNumThreads(threads)
-    assert rate >= 20.0, f"{rate:.1f} images/s"
