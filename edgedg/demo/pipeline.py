@@ -40,8 +40,9 @@ STEPS = (
 
 @dataclass(frozen=True)
 class DemoConfig:
-    """Sizes of the demo. The defaults run in about 5 minutes on 2 idle CPU cores and learn
-    something visible; :meth:`quick` runs in well under 2 minutes and learns next to nothing."""
+    """Sizes of the demo. The defaults run in about a minute on 2 idle CPU cores (ten times
+    that on a heavily loaded machine) and learn something visible; :meth:`quick` runs in seconds
+    and learns next to nothing."""
 
     out: str
     sources: tuple[str, ...] = ("sunny", "overcast", "cartoon")
