@@ -44,12 +44,23 @@ def _latency(lat: Mapping[str, Any]) -> list[str]:
     if ratio is not None:
         verdict = f"{ratio:.2f}x" + (" (within" if ratio <= GOAL_RATIO else " (above")
         verdict += f" the {GOAL_RATIO:.2f}x goal)"
-    return [
+    lines = [
         f"Latency on {lat['backend']} at {lat['input'][0]}x{lat['input'][1]}, median of "
         f"{lat['frames']} frames: plain (BatchNorm folded) {lat['plain_ms']:.2f} ms, "
         f"sib {lat['sib_ms']:.2f} ms: sib / plain = **{verdict}**. "
         "On a shared or busy CPU this ratio is noisy; `edgedg bench` measures every mode.",
     ]
+    stages = lat.get("stages_ms", {})
+    if "sib" in stages and "plain" in stages:
+        parts = ", ".join(
+            f"{k} {v:.2f}" for k, v in stages["sib"].items() if k in ("style", "select", "segment")
+        )
+        lines += [""]
+        lines.append(
+            f"Where the time goes (ms): sib {parts}; plain segment "
+            f"{stages['plain'].get('segment', float('nan')):.2f}."
+        )
+    return lines
 
 
 def format_summary(report: Mapping[str, Any]) -> str:
