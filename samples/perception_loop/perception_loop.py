@@ -15,8 +15,9 @@ camera, so the alert threshold is calibrated, either
 * from the first ``--calibrate`` frames of this run (the drive starts in conditions the model
   knows; the threshold adapts to this camera's own bias), as mean + ``--sigmas`` x std of
   their scores, or at least ``--margin`` x their mean; or
-* from the source domain: run this script once with ``--calibrate-only`` on images like the
-  training data (every frame of the source is used) and pass the printed value as
+* from the source domain: run this script once with ``--calibrate-only`` on images of ONE
+  condition the model was trained on (every frame is used; several very different source domains
+  pooled give a threshold too high to fire, see the README) and pass the printed value as
   ``--threshold`` (the same threshold for every run).
 
 An alert starts after ``--patience`` consecutive frames above the threshold and ends after as many
