@@ -42,3 +42,10 @@ def test_text_mode(tmp_path) -> None:
     assert (tmp_path / "r.json").read_text() == "{}\n"
     with pytest.raises(ValueError), atomic_open(tmp_path / "x", "a"):
         pass
+
+
+def test_written_files_follow_the_umask_not_mkstemp_0600(tmp_path) -> None:
+    write_atomic(tmp_path / "report.json", b"{}")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "report.json").stat().st_mode & 0o777 == 0o666 & ~mask

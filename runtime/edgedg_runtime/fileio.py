@@ -7,11 +7,19 @@ folder, is flushed to disk, and replaces the target with one rename.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
 from typing import IO, Iterator, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
+
+
+@functools.lru_cache(maxsize=None)
+def _umask() -> int:
+    mask = os.umask(0)  # reading the umask means setting it: restore at once (cached after)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -26,6 +34,7 @@ def atomic_path(path: PathLike, suffix: str = ".tmp") -> Iterator[str]:
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=suffix)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would have given
     try:
         yield tmp
         os.replace(tmp, path)
