@@ -361,10 +361,10 @@ def _read_npz(path: str) -> dict:
 
 
 def time_select_prior(
-    capacity: int = 128, stats: int = 26560, channels: int = 64, m: int = 4, repeats: int = 500
+    capacity: int = 128, stats: int = 27072, channels: int = 64, m: int = 4, repeats: int = 500
 ) -> float:
     """Median seconds of one select + prior on a full bank of random entries (the per-frame bank
-    cost outside the graphs). Defaults: ResNet-50 + FCN (S = 26,560), C = 64, Q = 128, M = 4."""
+    cost outside the graphs). Defaults: ResNet-50 + FCN (S = 27,072), C = 64, Q = 128, M = 4."""
     import time
 
     rng = np.random.default_rng(0)
