@@ -27,8 +27,6 @@ from edgedg_runtime.fileio import atomic_open
 
 FORMAT = "edgedg-checkpoint"
 FORMAT_VERSION = 1
-IMAGENET_MEAN = [0.485, 0.456, 0.406]
-IMAGENET_STD = [0.229, 0.224, 0.225]
 MODEL_KEYS = ("name", "num_classes", "output_stride", "head")
 
 

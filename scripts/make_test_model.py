@@ -20,7 +20,6 @@ import argparse
 import hashlib
 import json
 import os
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -125,19 +124,11 @@ def _same_model(new: Path, old: Path) -> bool:
     return old.is_dir() and (old / "contract.json").is_file() and content(new) == content(old)
 
 
-def _replace_dir(new: Path, old: Path) -> None:
-    """Move ``new`` into place at ``old`` (the previous one renamed aside, then deleted)."""
-    aside = old.with_name(f".{old.name}.old")
-    shutil.rmtree(aside, ignore_errors=True)
-    if old.exists():
-        os.replace(old, aside)
-    os.replace(new, old)
-    shutil.rmtree(aside, ignore_errors=True)
-
-
 def regenerate(assets: Path, check: bool) -> list[str]:
     """Build the assets next to ``assets``; return the names that differ from the committed
     ones. Unless ``check``, those are moved into place."""
+    from edgedg_export.model_dir import move_into_place
+
     assets.mkdir(parents=True, exist_ok=True)
     stale = []
     with tempfile.TemporaryDirectory(prefix=".assets.", dir=assets) as tmp:
@@ -145,7 +136,7 @@ def regenerate(assets: Path, check: bool) -> list[str]:
         if not _same_model(fresh, assets / MODEL_NAME):
             stale.append(MODEL_NAME)
             if not check:
-                _replace_dir(fresh, assets / MODEL_NAME)
+                move_into_place(fresh, assets / MODEL_NAME)
         double = Path(write_double_graph(Path(tmp) / DOUBLE_NAME))
         old = assets / DOUBLE_NAME
         if not old.is_file() or old.read_bytes() != double.read_bytes():

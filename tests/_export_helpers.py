@@ -6,7 +6,8 @@ from pathlib import Path
 
 import torch
 
-from edgedg.checkpoint import IMAGENET_MEAN, IMAGENET_STD, save_checkpoint
+from edgedg.checkpoint import save_checkpoint
+from edgedg.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from edgedg.models import create_model
 from edgedg.norm import norm_layers
 

@@ -127,7 +127,7 @@ class TrainResult:
 
 def _meta(cfg: TrainConfig, data: TrainData, iteration: int, score: float | None) -> dict:
     from edgedg import __version__
-    from edgedg.checkpoint import IMAGENET_MEAN, IMAGENET_STD
+    from edgedg.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
     classes, colors = class_table()
     meta: dict[str, Any] = {

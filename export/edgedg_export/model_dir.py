@@ -98,7 +98,7 @@ def export_model(
     tmp.chmod(0o755)  # mkdtemp makes it private; the model directory is not
     try:
         contract = _write(model, meta, tmp, opts, options, checkpoint_sha256)
-        _move_into_place(tmp, out)
+        move_into_place(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return contract
@@ -201,7 +201,7 @@ def _io(proto: onnx.ModelProto) -> list[tuple[str, str]]:
     return [(v.name, str(v.type)) for v in [*proto.graph.input, *proto.graph.output]]
 
 
-def _move_into_place(tmp: Path, out: Path) -> None:
+def move_into_place(tmp: Path, out: Path) -> None:
     """Swap the finished directory in: the old one (if any) is renamed aside, then deleted."""
     old = out.with_name(f".{out.name}.old")
     shutil.rmtree(old, ignore_errors=True)

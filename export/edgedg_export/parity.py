@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from edgedg.norm import collect_frame_stats, prior_set, source_stats, stat_layout
+from edgedg.testtime import preprocess
 from edgedg_runtime.contract import Contract, load_contract
 from edgedg_runtime.errors import EdgeDGError, require
 
@@ -48,34 +49,13 @@ class ParityRow:
 
 
 def synthetic_images(n: int, height: int, width: int, seed: int = 0) -> np.ndarray:
-    """uint8 BGR [n, H, W, 3] street-like scenes, each from another 'domain' (colour cast,
-    brightness, contrast, noise): sky and road bands, boxes, a texture."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    images = []
-    for i in range(n):
-        img = np.empty((height, width, 3), np.float32)
-        horizon = height * rng.uniform(0.3, 0.55)
-        sky, road = rng.uniform(60, 230, 3), rng.uniform(40, 140, 3)
-        img[:] = np.where((yy < horizon)[..., None], sky, road)
-        for _ in range(rng.integers(3, 7)):
-            y0, x0 = rng.integers(0, height - 8), rng.integers(0, width - 8)
-            h, w = rng.integers(6, height // 2), rng.integers(6, width // 3)
-            img[y0 : y0 + h, x0 : x0 + w] = rng.uniform(0, 255, 3)
-        img += 25 * np.sin(xx[..., None] / rng.uniform(3, 12) + rng.uniform(0, 6, 3))
-        cast, gain = rng.uniform(0.7, 1.3, 3), rng.uniform(0.6, 1.4)
-        img = (img - 128) * gain + 128 + (i % 4) * 10
-        img = img * cast + rng.normal(0, rng.uniform(2, 12), img.shape)
-        images.append(np.clip(img, 0, 255).astype(np.uint8))
-    return np.stack(images)
+    """uint8 BGR [n, H, W, 3]: street scenes from the built-in synthetic domains, one domain after
+    another, so that frame statistics differ the way real domains do."""
+    from edgedg.data.synth import DOMAINS, render_scene
 
-
-def torch_input(images: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    """uint8 BGR NHWC -> the model's normalised float RGB NCHW input (the graphs do the same)."""
-    x = torch.from_numpy(np.ascontiguousarray(images[..., ::-1])).permute(0, 3, 1, 2).float()
-    m = torch.tensor(mean, dtype=torch.float32)[None, :, None, None]
-    s = torch.tensor(std, dtype=torch.float32)[None, :, None, None]
-    return (x / 255.0 - m) / s
+    names = list(DOMAINS)
+    scenes = [render_scene(seed + i, (height, width), names[i % len(names)])[0] for i in range(n)]
+    return np.stack(scenes)[..., ::-1].copy()
 
 
 def pooled_prior(
@@ -178,7 +158,7 @@ class _Reference:
 
     @torch.no_grad()
     def __call__(self, images: np.ndarray, prior: np.ndarray | None = None):
-        x = torch_input(images, self.mean, self.std)
+        x = preprocess(images, self.mean, self.std)
         if prior is None:
             return self.model(x).numpy(), None
         with prior_set(self.model, torch.from_numpy(prior)):
@@ -187,7 +167,7 @@ class _Reference:
 
     @torch.no_grad()
     def style(self, images: np.ndarray) -> np.ndarray:
-        f = self.model.stem(torch_input(images, self.mean, self.std)).float()
+        f = self.model.stem(preprocess(images, self.mean, self.std)).float()
         return torch.stack([f.mean((2, 3)), f.var((2, 3), unbiased=False)], 1).numpy()
 
 
