@@ -124,11 +124,19 @@ def eval_transform(
         return normalize(to_tensor(image), mean, std), label_tensor(label)
     if not size:
         raise ValueError("the paper protocol needs size (the square crop side)")
+    image, label = paper_crop(image, label, size)
+    return normalize(to_tensor(image), mean, std), label_tensor(label)
+
+
+def paper_crop(image: np.ndarray, label: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The published evaluation crop: short side resized to ``size`` (image bilinear, label
+    nearest), then the central ``size`` x ``size`` square of both (contiguous uint8 arrays)."""
+
+    h, w = image.shape[:2]
     s = size / min(h, w)
     dims = (max(size, round(w * s)), max(size, round(h * s)))
     image = cv2.resize(image, dims, interpolation=cv2.INTER_LINEAR)
     label = cv2.resize(label, dims, interpolation=cv2.INTER_NEAREST)
     top, left = (dims[1] - size) // 2, (dims[0] - size) // 2
-    image = image[top : top + size, left : left + size]
-    label = label[top : top + size, left : left + size]
-    return normalize(to_tensor(image), mean, std), label_tensor(label)
+    window = (slice(top, top + size), slice(left, left + size))
+    return np.ascontiguousarray(image[window]), np.ascontiguousarray(label[window])

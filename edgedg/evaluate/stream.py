@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from edgedg.data.transforms import paper_crop
 from edgedg.errors import DataError
 
 SEEDS = (12, 123, 1234, 12345, 123456)
@@ -51,13 +52,5 @@ def prepare(
     if protocol == "full":
         frame = cv2.resize(image_rgb, (hw[1], hw[0]), interpolation=cv2.INTER_AREA)
         return np.ascontiguousarray(frame[..., ::-1]), label
-    side = hw[0]
-    h, w = image_rgb.shape[:2]
-    scale = side / min(h, w)
-    dims = (max(side, round(w * scale)), max(side, round(h * scale)))
-    image = cv2.resize(image_rgb, dims, interpolation=cv2.INTER_LINEAR)
-    label = cv2.resize(label, dims, interpolation=cv2.INTER_NEAREST)
-    top, left = (dims[1] - side) // 2, (dims[0] - side) // 2
-    image = image[top : top + side, left : left + side]
-    label = label[top : top + side, left : left + side]
-    return np.ascontiguousarray(image[..., ::-1]), np.ascontiguousarray(label)
+    image, label = paper_crop(image_rgb, label, hw[0])
+    return np.ascontiguousarray(image[..., ::-1]), label
