@@ -100,6 +100,7 @@ class Segmenter:
         self._cv2 = require("cv2", "camera", "Resizing frames")
         self._backends: dict[str, Backend] = {}
         self.adapter: Adapter | None = None
+        self._spent = {"style": 0.0, "segment": 0.0}  # ms in each graph during the current frame
         try:
             self._open(threads, m, bank_size, source_weight, bank, fold_source)
         except BaseException:
@@ -176,31 +177,28 @@ class Segmenter:
             labels = self._backends["plain"].infer({"image": self._feed(image[None])})["labels"]
             timings["segment"] = _ms(t)
             return labels[0], float("nan"), 0
-        spent = {"style": 0.0, "segment": 0.0}
-
-        def style_fn(images: np.ndarray) -> np.ndarray:
-            t = time.perf_counter()
-            out = self._backends["style"].infer({"image": self._feed(images)})["style"]
-            spent["style"] += _ms(t)
-            return out
-
-        def segment_fn(images: np.ndarray, prior: np.ndarray) -> dict[str, np.ndarray]:
-            t = time.perf_counter()
-            out = self._backends["segment"].infer(
-                {"image": self._feed(images), "norm_prior": prior}
-            )
-            spent["segment"] += _ms(t)
-            return out
-
+        self._spent["style"] = self._spent["segment"] = 0.0
         t = time.perf_counter()
-        style = style_fn if "style" in self._backends else None
-        outputs, info = self.adapter.step(image, style, segment_fn)
+        style = self._style_fn if "style" in self._backends else None
+        outputs, info = self.adapter.step(image, style, self._segment_fn)
         step = _ms(t)
         if style is not None:
-            timings["style"] = spent["style"]
-        timings["select"] = max(0.0, step - spent["style"] - spent["segment"])
-        timings["segment"] = spent["segment"]
+            timings["style"] = self._spent["style"]
+        timings["select"] = max(0.0, step - self._spent["style"] - self._spent["segment"])
+        timings["segment"] = self._spent["segment"]
         return outputs["labels"][0], float(info.shift_score), int(info.k)
+
+    def _style_fn(self, images: np.ndarray) -> np.ndarray:
+        t = time.perf_counter()
+        out = self._backends["style"].infer({"image": self._feed(images)})["style"]
+        self._spent["style"] += _ms(t)
+        return out
+
+    def _segment_fn(self, images: np.ndarray, prior: np.ndarray) -> dict[str, np.ndarray]:
+        t = time.perf_counter()
+        out = self._backends["segment"].infer({"image": self._feed(images), "norm_prior": prior})
+        self._spent["segment"] += _ms(t)
+        return out
 
     def _feed(self, images: np.ndarray) -> np.ndarray:
         return images.astype(np.float32) if self._float_input else images
