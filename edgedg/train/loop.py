@@ -22,11 +22,12 @@ from torch import Tensor, nn
 
 from edgedg.checkpoint import class_table, load_checkpoint, save_checkpoint
 from edgedg.errors import CheckpointError
+from edgedg.evaluate.metrics import scores as conf_scores
 from edgedg.models import create_model
 from edgedg.train import distributed as D
 from edgedg.train.config import TrainConfig
 from edgedg.train.data import TrainData, data_from_config
-from edgedg.train.metrics import MetricsLog, evaluate, miou
+from edgedg.train.metrics import MetricsLog, evaluate
 from edgedg.train.mldg import meta_grads_and_losses, meta_split, parse_split
 
 IGNORE = 255
@@ -204,7 +205,7 @@ class Run:
         scores = {}
         for name, samples in self.data.val_sets.items():
             conf = evaluate(self.model, samples(), self.cfg.model.num_classes, self.env.device, amp)
-            scores[name] = miou(conf)
+            scores[name] = conf_scores(conf)["miou"]
         score = float(sum(scores.values()) / len(scores))
         self.log.write(
             {"iter": iteration, "val_miou": score, **{f"val/{k}": v for k, v in scores.items()}}

@@ -25,15 +25,6 @@ def confusion(pred: Tensor, label: Tensor, num_classes: int) -> Tensor:
     return torch.bincount(idx, minlength=num_classes * num_classes).view(num_classes, num_classes)
 
 
-def miou(conf: np.ndarray | Tensor) -> float:
-    """Mean IoU over classes with a non-empty union (the published protocol's nanmean)."""
-    conf = np.asarray(conf, dtype=np.float64)
-    inter = np.diag(conf)
-    union = conf.sum(0) + conf.sum(1) - inter
-    valid = union > 0
-    return float((inter[valid] / union[valid]).mean()) if valid.any() else float("nan")
-
-
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
