@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from _eval_helpers import official_miou
 
-from edgedg.evaluate.metrics import class_iou, confusion, scores, summarize
 from edgedg.evaluate.report import cityscapes_label_ids, save_prediction
 from edgedg.evaluate.stream import input_size, prepare, stream_order
+from edgedg.metrics import class_iou, confusion, scores, summarize
 
 
 def test_miou_equals_the_official_cityscapes_evaluation(tmp_path):

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from edgedg.errors import DataError
-from edgedg.evaluate.metrics import confusion, scores
+from edgedg.metrics import confusion, scores
 
 
 @dataclass

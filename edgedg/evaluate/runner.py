@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 
 from edgedg.errors import EdgeDGError
-from edgedg.evaluate.metrics import confusion, scores, summarize
 from edgedg.evaluate.report import save_prediction
 from edgedg.evaluate.stream import SEEDS, input_size, prepare, stream_order
+from edgedg.metrics import confusion, scores, summarize
 from edgedg_runtime.adapt import MODES
 
 DETERMINISTIC = ("source", "target")  # batch 1: the stream order cannot change the result

@@ -22,15 +22,14 @@ from torch import Tensor, nn
 
 from edgedg.checkpoint import class_table, load_checkpoint, save_checkpoint
 from edgedg.errors import CheckpointError
-from edgedg.evaluate.metrics import scores as conf_scores
+from edgedg.metrics import IGNORE
+from edgedg.metrics import scores as conf_scores
 from edgedg.models import create_model
 from edgedg.train import distributed as D
 from edgedg.train.config import TrainConfig
 from edgedg.train.data import TrainData, data_from_config
 from edgedg.train.metrics import MetricsLog, evaluate
 from edgedg.train.mldg import meta_grads_and_losses, meta_split, parse_split
-
-IGNORE = 255
 
 
 def seg_loss(env: D.DistEnv, scale: float = 1.0) -> Callable[[Tensor, Tensor], Tensor]:

@@ -14,15 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from edgedg.errors import require
-
-IGNORE = 255
-
-
-def confusion(pred: Tensor, label: Tensor, num_classes: int) -> Tensor:
-    """[K, K] int64 counts, rows = label, columns = prediction; ignore-labelled pixels dropped."""
-    keep = label != IGNORE
-    idx = label[keep].long() * num_classes + pred[keep].long()
-    return torch.bincount(idx, minlength=num_classes * num_classes).view(num_classes, num_classes)
+from edgedg.metrics import confusion
 
 
 @torch.no_grad()
@@ -37,7 +29,7 @@ def evaluate(
     label [h,w]) pairs; logits are upsampled to the label size when it differs."""
     was_training = model.training
     model.eval()
-    total = torch.zeros(num_classes, num_classes, dtype=torch.int64)
+    total = np.zeros((num_classes, num_classes), dtype=np.int64)
     try:
         for image, label in samples:
             with torch.autocast(device.type, torch.bfloat16, enabled=amp):
@@ -46,10 +38,11 @@ def evaluate(
                 logits = F.interpolate(
                     logits.float(), label.shape[-2:], mode="bilinear", align_corners=False
                 )
-            total += confusion(logits.argmax(1)[0].cpu(), label, num_classes)
+            pred = logits.argmax(1)[0].cpu()
+            total += confusion(pred.numpy(), label.numpy(), num_classes)
     finally:
         model.train(was_training)
-    return total.numpy()
+    return total
 
 
 class MetricsLog:

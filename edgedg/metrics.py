@@ -1,4 +1,8 @@
-"""Scores from a dataset-level confusion matrix (the published protocol), numpy only."""
+"""The ignore label, the confusion matrix and its scores (IoU, mIoU), numpy only.
+
+One definition for training-time validation and for evaluation (the published protocol: one
+confusion matrix over the whole dataset, then per-class IoU).
+"""
 
 from __future__ import annotations
 
@@ -8,15 +12,15 @@ from typing import Any
 
 import numpy as np
 
-IGNORE = 255
+IGNORE = 255  # the label of pixels that no loss or score counts
 
 
 def confusion(pred: np.ndarray, label: np.ndarray, num_classes: int) -> np.ndarray:
-    """int64 [K, K] counts, rows = ground truth, columns = prediction. Pixels labelled IGNORE (or
-    any value >= K) are dropped; a prediction outside 0..K-1 is a bug and raises."""
+    """int64 [K, K] counts, rows = ground truth, columns = prediction. Pixels labelled outside
+    0..K-1 (IGNORE) are dropped; a prediction outside 0..K-1 is a bug and raises."""
     if pred.shape != label.shape:
         raise ValueError(f"prediction {pred.shape} and label {label.shape} differ in size")
-    keep = label < num_classes
+    keep = (label >= 0) & (label < num_classes)
     p = pred[keep].astype(np.int64)
     if p.size and (p.min() < 0 or p.max() >= num_classes):
         raise ValueError(f"predictions must lie in 0..{num_classes - 1}")
