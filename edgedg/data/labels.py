@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-IGNORE = 255
+from edgedg.metrics import IGNORE
+
 NUM_CLASSES = 19
 
 

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import torch
 
-from edgedg.data.labels import IGNORE
+from edgedg.metrics import IGNORE
 
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)

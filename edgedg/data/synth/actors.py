@@ -13,7 +13,6 @@ from edgedg.data.synth.world import STREET, YARD, WorldBuilder, circle_x, quad_x
 
 ROAD, SIDEWALK, BUILDING, WALL, FENCE, POLE, LIGHT, SIGN, VEGETATION, TERRAIN, SKY = range(11)
 PERSON, RIDER, CAR, TRUCK, BUS, TRAIN, MOTORCYCLE, BICYCLE = range(11, 19)
-IGNORE = 255
 
 NEAR, FAR, SIDE_L, SIDE_R = (0.0, 0.0, -1.0), (0.0, 0.0, 1.0), (-1.0, 0.0, 0.0), (1.0, 0.0, 0.0)
 

@@ -25,6 +25,7 @@ from edgedg.data.synth.world import (
     quad_x,
     quad_y,
 )
+from edgedg.metrics import IGNORE
 
 SKYLINE_DEPTH = 190.0  # metres ahead of the camera
 CURB = 0.15
@@ -331,4 +332,4 @@ def _ego_hood(b: WorldBuilder, rng) -> None:
     pts = [(-0.1, 1.1), (-0.1, 1 - 0.5 * h), (0.25, 1 - 0.92 * h), (0.5, 1 - h),
            (0.75, 1 - 0.92 * h), (1.1, 1 - 0.5 * h), (1.1, 1.1)]  # fmt: skip
     b.obj(OVERLAY)
-    b.screen(pts, A.IGNORE, "ego")
+    b.screen(pts, IGNORE, "ego")
