@@ -28,8 +28,9 @@ from edgedg.models import create_model
 from edgedg.train import distributed as D
 from edgedg.train.config import TrainConfig
 from edgedg.train.data import TrainData, data_from_config
-from edgedg.train.metrics import MetricsLog, evaluate
+from edgedg.train.metrics_log import MetricsLog
 from edgedg.train.mldg import meta_grads_and_losses, meta_split, parse_split
+from edgedg.train.validation import validation_confusion
 
 
 def seg_loss(env: D.DistEnv, scale: float = 1.0) -> Callable[[Tensor, Tensor], Tensor]:
@@ -203,7 +204,9 @@ class Run:
         amp = self.env.device.type == "cuda" if self.cfg.amp is None else self.cfg.amp
         scores = {}
         for name, samples in self.data.val_sets.items():
-            conf = evaluate(self.model, samples(), self.cfg.model.num_classes, self.env.device, amp)
+            conf = validation_confusion(
+                self.model, samples(), self.cfg.model.num_classes, self.env.device, amp
+            )
             scores[name] = conf_scores(conf)["miou"]
         score = float(sum(scores.values()) / len(scores))
         self.log.write(
