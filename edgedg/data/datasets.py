@@ -66,20 +66,6 @@ def _cityscapes_like(root: Path, split: str, label_suffix: str, table: L.LabelTa
     return _Layout(items, _io.read_gray_ids, table, missing=missing)
 
 
-def read_gta5_split(path: Path, split: str) -> list[int]:
-    """The 1-based image numbers of ``split`` ("train", "val", "test") in a GTA5 split.mat."""
-    import scipy.io
-
-    try:
-        mat = scipy.io.loadmat(str(path))
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot read the GTA5 split file ({exc})") from exc
-    key = F.GTA5_SPLIT_KEYS[split]
-    if key not in mat:
-        raise DataError(f"{path}: has no {key!r} entry")
-    return [int(n) for n in np.asarray(mat[key]).reshape(-1)]
-
-
 def _gta5(root: Path, split: str, **_) -> _Layout:
     image_dir = _require_dir(root / "images", "GTA5 images 00001.png ...")
     label_dir = _require_dir(root / "labels", "GTA5 palettised label PNGs")
@@ -90,7 +76,7 @@ def _gta5(root: Path, split: str, **_) -> _Layout:
         split_file = root / "split.mat"
         if not split_file.is_file():
             raise DataError(f"expected {split_file} (trainIds/valIds/testIds); or use split='all'")
-        images = [image_dir / f"{n:05d}.png" for n in read_gta5_split(split_file, split)]
+        images = [image_dir / f"{n:05d}.png" for n in F.read_gta5_split(split_file, split)]
     absent = [p for p in images if not p.is_file()]
     items, missing = _pair([p for p in images if p.is_file()], lambda p: label_dir / p.name)
     return _Layout(items, _io.read_palette_ids, L.CITYSCAPES_TABLE, True, absent + missing)

@@ -6,7 +6,7 @@
 Each writer stores the REAL format: the raw label ids of that dataset (inverting its mapping, so
 every trainId reads back as itself; IDD has no terrain, so terrain is written as csId 255 and reads
 back as ignore), the real folder layout and the real split files. The readers in
-``edgedg.data.datasets`` share the layout constants below.
+``edgedg.data.datasets`` share the layout constants and the GTA5 split reader below.
 
 Numbering: Cityscapes, IDD and Mapillary name files after ``index`` inside their split folder.
 GTA5 and Synthia keep every image in one flat folder, so the writer numbers files in the order of
@@ -37,6 +37,20 @@ IDD_LABEL_SUFFIX = "_gtFine_labelcsIds.png"
 GTA5_SPLIT_KEYS = {"train": "trainIds", "val": "valIds", "test": "testIds"}
 SYNTHIA_SPLITS_FILE = "splits.json"
 MAPILLARY_SPLIT_DIRS = {"train": "training", "val": "validation", "test": "testing"}
+
+
+def read_gta5_split(path: Path, split: str) -> list[int]:
+    """The 1-based image numbers of ``split`` ("train", "val", "test") in a GTA5 split.mat."""
+    import scipy.io
+
+    try:
+        mat = scipy.io.loadmat(str(path))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read the GTA5 split file ({exc})") from exc
+    key = GTA5_SPLIT_KEYS[split]
+    if key not in mat:
+        raise DataError(f"{path}: has no {key!r} entry")
+    return [int(n) for n in np.asarray(mat[key]).reshape(-1)]
 
 
 def _inverse_lut(train_to_raw: np.ndarray, ignore_raw: int, dtype=np.uint8) -> np.ndarray:
@@ -174,8 +188,6 @@ class GTA5Writer(_FlatWriter):
     def _load_members(self) -> None:
         path = self.root / "split.mat"
         if path.exists():
-            from edgedg.data.datasets import read_gta5_split
-
             for split in WRITER_SPLITS:
                 self.members[split] = read_gta5_split(path, split)
 
