@@ -9,6 +9,7 @@ and a video of the unseen ``night`` domain streams through the ONNX Runtime back
 side-by-side figure, ``report.json`` and ``summary.md``. Importing this package loads no torch.
 """
 
-from edgedg.demo.pipeline import STEPS, DemoConfig, run_demo
+from edgedg.demo.config import DemoConfig
+from edgedg.demo.pipeline import STEPS, run_demo
 
 __all__ = ["STEPS", "DemoConfig", "run_demo"]

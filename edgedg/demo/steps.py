@@ -8,8 +8,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from edgedg.demo.config import METHODS, MODES, DemoConfig
 from edgedg.demo.figure import FigureRow, write_figure
-from edgedg.demo.pipeline import METHODS, MODES, DemoConfig
 from edgedg.demo.scoring import StreamScore, score_stream
 from edgedg.demo.summary import format_summary
 from edgedg.evaluate.report import write_json
