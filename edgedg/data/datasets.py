@@ -19,9 +19,7 @@ import cv2
 import numpy as np
 import torch.utils.data
 
-from edgedg.data import _io
-from edgedg.data import formats as F
-from edgedg.data import labels as L
+from edgedg.data import _io, formats, labels
 from edgedg_runtime.errors import DataError
 
 SYNTHIA_SPLIT_SEED = 1234
@@ -34,7 +32,7 @@ class _Layout:
 
     items: list[tuple[Path, Path]]
     read_raw: object  # Callable[[Path], np.ndarray]
-    table: L.LabelTable
+    table: labels.LabelTable
     resize_label: bool = False  # GTA5: a label of another size is resized (nearest), and counted
     missing: list[Path] = field(default_factory=list)  # images whose label file is absent
 
@@ -53,13 +51,15 @@ def _pair(images: list[Path], label_of) -> tuple[list[tuple[Path, Path]], list[P
     return items, [label for _, label in missing]
 
 
-def _cityscapes_like(root: Path, split: str, label_suffix: str, table: L.LabelTable) -> _Layout:
+def _cityscapes_like(
+    root: Path, split: str, label_suffix: str, table: labels.LabelTable
+) -> _Layout:
     image_dir = _require_dir(root / "leftImg8bit" / split, f"{split} images by city/sequence")
     label_dir = _require_dir(root / "gtFine" / split, f"{split} label ids by city/sequence")
-    images = sorted(image_dir.glob(f"*/*{F.CITYSCAPES_IMAGE_SUFFIX}"))
+    images = sorted(image_dir.glob(f"*/*{formats.CITYSCAPES_IMAGE_SUFFIX}"))
 
     def label_of(image: Path) -> Path:
-        stem = image.name[: -len(F.CITYSCAPES_IMAGE_SUFFIX)]
+        stem = image.name[: -len(formats.CITYSCAPES_IMAGE_SUFFIX)]
         return label_dir / image.parent.name / f"{stem}{label_suffix}"
 
     items, missing = _pair(images, label_of)
@@ -72,14 +72,14 @@ def _gta5(root: Path, split: str, **_) -> _Layout:
     if split == "all":
         images = sorted(image_dir.glob("*.png"))
     else:
-        _check_split(split, F.GTA5_SPLIT_KEYS, "gta5 (or 'all')")
+        _check_split(split, formats.GTA5_SPLIT_KEYS, "gta5 (or 'all')")
         split_file = root / "split.mat"
         if not split_file.is_file():
             raise DataError(f"expected {split_file} (trainIds/valIds/testIds); or use split='all'")
-        images = [image_dir / f"{n:05d}.png" for n in F.read_gta5_split(split_file, split)]
+        images = [image_dir / f"{n:05d}.png" for n in formats.read_gta5_split(split_file, split)]
     absent = [p for p in images if not p.is_file()]
     items, missing = _pair([p for p in images if p.is_file()], lambda p: label_dir / p.name)
-    return _Layout(items, _io.read_palette_ids, L.CITYSCAPES_TABLE, True, absent + missing)
+    return _Layout(items, _io.read_palette_ids, labels.CITYSCAPES_TABLE, True, absent + missing)
 
 
 def _synthia_stems(root: Path, split: str, stems: list[str]) -> list[str]:
@@ -87,7 +87,7 @@ def _synthia_stems(root: Path, split: str, stems: list[str]) -> list[str]:
     if split == "all":
         return stems
     _check_split(split, {"train": 0, "val": 1}, "synthia (or 'all')")
-    split_file = root / F.SYNTHIA_SPLITS_FILE
+    split_file = root / formats.SYNTHIA_SPLITS_FILE
     if split_file.is_file():
         try:
             return sorted(json.loads(split_file.read_text())[split])
@@ -105,11 +105,13 @@ def _synthia(root: Path, split: str, synthia_classes: int = 19, **_) -> _Layout:
     stems = sorted(p.stem for p in image_dir.glob("*.png"))
     images = [image_dir / f"{s}.png" for s in _synthia_stems(root, split, stems)]
     items, missing = _pair(images, lambda p: label_dir / p.name)
-    return _Layout(items, _io.read_synthia_ids, L.synthia_table(synthia_classes), missing=missing)
+    return _Layout(
+        items, _io.read_synthia_ids, labels.synthia_table(synthia_classes), missing=missing
+    )
 
 
 def _mapillary(root: Path, split: str, mapillary_mapping: str = "strict", **_) -> _Layout:
-    _check_split(split, F.MAPILLARY_SPLIT_DIRS, "mapillary")
+    _check_split(split, formats.MAPILLARY_SPLIT_DIRS, "mapillary")
     config_path = root / "config.json"
     if not config_path.is_file():
         raise DataError(f"expected {config_path} (the Mapillary v1.2 class list)")
@@ -117,8 +119,8 @@ def _mapillary(root: Path, split: str, mapillary_mapping: str = "strict", **_) -
         names = [lb["name"] for lb in json.loads(config_path.read_text())["labels"]]
     except (ValueError, KeyError, TypeError) as exc:
         raise DataError(f"{config_path}: not a Mapillary config ({exc!r})") from exc
-    table = L.mapillary_table(names, mapillary_mapping)
-    folder = root / F.MAPILLARY_SPLIT_DIRS[split]
+    table = labels.mapillary_table(names, mapillary_mapping)
+    folder = root / formats.MAPILLARY_SPLIT_DIRS[split]
     image_dir = _require_dir(folder / "images", "Mapillary JPEG images")
     label_dir = _require_dir(folder / "labels", "Mapillary palettised label PNGs")
     images = sorted(image_dir.glob("*.jpg"))
@@ -133,9 +135,11 @@ def _check_split(split: str, valid, fmt: str) -> None:
 
 _READERS = {
     "cityscapes": lambda root, split, **_: _cityscapes_like(
-        root, split, F.CITYSCAPES_LABEL_SUFFIX, L.CITYSCAPES_TABLE
+        root, split, formats.CITYSCAPES_LABEL_SUFFIX, labels.CITYSCAPES_TABLE
     ),
-    "idd": lambda root, split, **_: _cityscapes_like(root, split, F.IDD_LABEL_SUFFIX, L.IDD_TABLE),
+    "idd": lambda root, split, **_: _cityscapes_like(
+        root, split, formats.IDD_LABEL_SUFFIX, labels.IDD_TABLE
+    ),
     "gta5": _gta5,
     "synthia": _synthia,
     "mapillary": _mapillary,
@@ -244,7 +248,7 @@ def parse_spec(spec: str) -> tuple[str, Path]:
     fmt, sep, path = spec.partition(":")
     if not sep or not path:
         raise DataError(f"dataset spec {spec!r} must be FORMAT:PATH, e.g. gta5:/data/gta5")
-    return F.check_format(fmt.lower()), Path(path).expanduser()
+    return formats.check_format(fmt.lower()), Path(path).expanduser()
 
 
 def open_dataset(

@@ -23,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edgedg.data import labels as L
+from edgedg.data import labels
 from edgedg.data._io import encode_palette_png, encode_png, encode_rgb, write_atomic
+from edgedg.metrics import IGNORE
 from edgedg_runtime.errors import DataError
 
 FORMATS = ("cityscapes", "gta5", "synthia", "idd", "mapillary")
@@ -56,8 +57,8 @@ def read_gta5_split(path: Path, split: str) -> list[int]:
 def _inverse_lut(train_to_raw: np.ndarray, ignore_raw: int, dtype=np.uint8) -> np.ndarray:
     """[256] trainId -> raw id; the entries that are neither a class nor 255 are never used."""
     inv = np.zeros(256, dtype=dtype)
-    inv[: L.NUM_CLASSES] = train_to_raw
-    inv[L.IGNORE] = ignore_raw
+    inv[: labels.NUM_CLASSES] = train_to_raw
+    inv[IGNORE] = ignore_raw
     return inv
 
 
@@ -70,7 +71,7 @@ def _check_sample(split: str, index: int, image: np.ndarray, label: np.ndarray) 
         raise DataError(f"image must be uint8 [H, W, 3] RGB, got {image.dtype} {image.shape}")
     if label.dtype != np.uint8 or label.shape != image.shape[:2]:
         raise DataError(f"label must be uint8 {image.shape[:2]}, got {label.dtype} {label.shape}")
-    bad = np.setdiff1d(np.unique(label), np.r_[np.arange(L.NUM_CLASSES), L.IGNORE])
+    bad = np.setdiff1d(np.unique(label), np.r_[np.arange(labels.NUM_CLASSES), IGNORE])
     if bad.size:
         raise DataError(f"label holds values {bad.tolist()} that are neither trainIds nor 255")
 
@@ -115,7 +116,7 @@ class CityscapesWriter(DatasetWriter):
     """leftImg8bit/<split>/<city>/<stem>_leftImg8bit.png + gtFine/.../<stem>_gtFine_labelIds.png."""
 
     fmt = "cityscapes"
-    _inv = _inverse_lut(L.TRAIN_TO_CITYSCAPES_ID, L.CITYSCAPES_UNLABELED_ID)
+    _inv = _inverse_lut(labels.TRAIN_TO_CITYSCAPES_ID, labels.CITYSCAPES_UNLABELED_ID)
 
     def _paths(self, split: str, index: int) -> tuple[Path, Path]:
         stem = f"{CITYSCAPES_CITY}_{index:06d}_000019"
@@ -137,7 +138,7 @@ class IDDWriter(CityscapesWriter):
 
     fmt = "idd"
     _inv = CityscapesWriter._inv.copy()
-    _inv[9] = L.IDD_NO_CLASS_ID  # IDD has no terrain: it reads back as ignore
+    _inv[9] = labels.IDD_NO_CLASS_ID  # IDD has no terrain: it reads back as ignore
 
     def _paths(self, split: str, index: int) -> tuple[Path, Path]:
         seq, frame = str(index // 1000), f"{index:06d}"
@@ -176,14 +177,14 @@ class GTA5Writer(_FlatWriter):
 
     fmt = "gta5"
     first_number = 1
-    _inv = _inverse_lut(L.TRAIN_TO_CITYSCAPES_ID, L.CITYSCAPES_UNLABELED_ID)
+    _inv = _inverse_lut(labels.TRAIN_TO_CITYSCAPES_ID, labels.CITYSCAPES_UNLABELED_ID)
 
     def _paths(self, split: str, index: int) -> tuple[Path, Path]:
         n = self._number(split, index)
         return self.root / "images" / f"{n:05d}.png", self.root / "labels" / f"{n:05d}.png"
 
     def _label_bytes(self, label: np.ndarray) -> bytes:
-        return encode_palette_png(self._inv[label], L.CITYSCAPES_PALETTE)
+        return encode_palette_png(self._inv[label], labels.CITYSCAPES_PALETTE)
 
     def _load_members(self) -> None:
         path = self.root / "split.mat"
@@ -209,7 +210,7 @@ class SynthiaWriter(_FlatWriter):
     """RGB/0000000.png + GT/LABELS/0000000.png (16-bit, id in R) + splits.json."""
 
     fmt = "synthia"
-    _inv = _inverse_lut(L.TRAIN_TO_SYNTHIA_ID, L.SYNTHIA_VOID_ID, dtype=np.uint16)
+    _inv = _inverse_lut(labels.TRAIN_TO_SYNTHIA_ID, labels.SYNTHIA_VOID_ID, dtype=np.uint16)
 
     def _paths(self, split: str, index: int) -> tuple[Path, Path]:
         name = f"{self._number(split, index):07d}.png"
@@ -244,18 +245,18 @@ class MapillaryWriter(DatasetWriter):
         if config_path.exists():
             config = json.loads(config_path.read_text())
         else:
-            config = L.mapillary_v12_config()
+            config = labels.mapillary_v12_config()
             write_atomic(config_path, json.dumps(config, indent=2).encode())
         names = [lb["name"] for lb in config["labels"]]
         self._palette = np.array([lb["color"] for lb in config["labels"]], dtype=np.uint8)
         self._inv = _inverse_lut(
-            np.array([names.index(self._name_of(t)) for t in range(L.NUM_CLASSES)]),
-            names.index(L.MAPILLARY_UNLABELED),
+            np.array([names.index(self._name_of(t)) for t in range(labels.NUM_CLASSES)]),
+            names.index(labels.MAPILLARY_UNLABELED),
         )
 
     @staticmethod
     def _name_of(train_id: int) -> str:
-        return next(n for n, t in L.MAPILLARY_STRICT.items() if t == train_id)
+        return next(n for n, t in labels.MAPILLARY_STRICT.items() if t == train_id)
 
     def _paths(self, split: str, index: int) -> tuple[Path, Path]:
         folder = self.root / MAPILLARY_SPLIT_DIRS[split]

@@ -25,21 +25,30 @@ from edgedg.errors import CheckpointError
 from edgedg.metrics import IGNORE
 from edgedg.metrics import scores as conf_scores
 from edgedg.models import create_model
-from edgedg.train import distributed as D
 from edgedg.train.config import TrainConfig
 from edgedg.train.data import TrainData, data_from_config
+from edgedg.train.distributed import (
+    DistEnv,
+    average_running_stats,
+    close_distributed,
+    gather_rng_states,
+    init_distributed,
+    local_rows,
+    restore_rng_states,
+    sum_over_ranks,
+)
 from edgedg.train.metrics_log import MetricsLog
 from edgedg.train.mldg import meta_grads_and_losses, meta_split, parse_split
 from edgedg.train.validation import validation_confusion
 
 
-def seg_loss(env: D.DistEnv, scale: float = 1.0) -> Callable[[Tensor, Tensor], Tensor]:
+def seg_loss(env: DistEnv, scale: float = 1.0) -> Callable[[Tensor, Tensor], Tensor]:
     """Cross-entropy summed over this rank's valid pixels / the global valid count, x ``scale``.
     The statistic is computed in float32 whatever the autocast dtype of the logits."""
 
     def loss(logits: Tensor, labels: Tensor) -> Tensor:
         ce = F.cross_entropy(logits.float(), labels, ignore_index=IGNORE, reduction="sum")
-        count = D.sum_over_ranks((labels != IGNORE).sum(), env).clamp(min=1)
+        count = sum_over_ranks((labels != IGNORE).sum(), env).clamp(min=1)
         return ce * (scale / count)
 
     return loss
@@ -52,7 +61,7 @@ def poly_lr(base: float, step: int, total: int, power: float) -> float:
 class Stepper:
     """One optimisation step of the configured method on this rank's rows of a global batch."""
 
-    def __init__(self, cfg: TrainConfig, model: nn.Module, env: D.DistEnv, num_domains: int):
+    def __init__(self, cfg: TrainConfig, model: nn.Module, env: DistEnv, num_domains: int):
         self.cfg, self.model, self.env, self.num_domains = cfg, model, env, num_domains
         self.optimizer = torch.optim.SGD(
             model.parameters(),
@@ -74,7 +83,7 @@ class Stepper:
     def step(self, step: int, batch: tuple[Tensor, Tensor, Tensor]) -> dict[str, float]:
         images, labels, domains = (
             t.to(self.env.device, non_blocking=True)
-            for t in D.local_rows(batch, self.num_domains, self.env)
+            for t in local_rows(batch, self.num_domains, self.env)
         )
         lr = poly_lr(self.cfg.optim.lr, step, self.cfg.iters, self.cfg.optim.poly_power)
         for group in self.optimizer.param_groups:
@@ -93,7 +102,7 @@ class Stepper:
             logits = self.net(images)
         loss = seg_loss(self.env, scale=world)(logits, labels)  # DDP averages over ranks
         loss.backward()
-        return {"loss": float(D.sum_over_ranks(loss.detach(), self.env)) / world}
+        return {"loss": float(sum_over_ranks(loss.detach(), self.env)) / world}
 
     def _mldg(self, step: int, images: Tensor, labels: Tensor, domains: Tensor) -> dict[str, float]:
         m = self.cfg.method
@@ -112,8 +121,8 @@ class Stepper:
             )
         for p, g in zip(self.model.parameters(), grads, strict=True):
             p.grad = g
-        ds = float(D.sum_over_ranks(loss_ds, self.env))
-        dg = float(D.sum_over_ranks(loss_dg, self.env))
+        ds = float(sum_over_ranks(loss_ds, self.env))
+        dg = float(sum_over_ranks(loss_dg, self.env))
         return {"loss": ds + m.alpha * dg, "loss_ds": ds, "loss_dg": dg}
 
 
@@ -158,7 +167,7 @@ def _meta(cfg: TrainConfig, data: TrainData, iteration: int, score: float | None
 class Run:
     """State shared by the loop's phases: model, stepper, logging, best score."""
 
-    def __init__(self, cfg: TrainConfig, data: TrainData, env: D.DistEnv):
+    def __init__(self, cfg: TrainConfig, data: TrainData, env: DistEnv):
         self.cfg, self.data, self.env = cfg, data, env
         self.dir = Path(cfg.out)
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
@@ -190,7 +199,7 @@ class Run:
             ) from None
         self.stepper.optimizer.load_state_dict(ckpt["optimizer"])
         self.start, self.best = int(extra["iteration"]), float(extra.get("best_score", -math.inf))
-        if not D.restore_rng_states(extra.get("rng", {}), self.env) and self.env.is_main:
+        if not restore_rng_states(extra.get("rng", {}), self.env) and self.env.is_main:
             warnings.warn(
                 f"{path} was saved by another number of processes: the dropout masks will not "
                 "repeat an uninterrupted run's",
@@ -216,8 +225,8 @@ class Run:
 
     def checkpoint(self, iteration: int) -> None:
         """Average running stats, validate, write RUN/last.pt (and RUN/best.pt when better)."""
-        D.average_running_stats(self.model, self.env)
-        rng = D.gather_rng_states(self.env)  # collective: every rank takes part
+        average_running_stats(self.model, self.env)
+        rng = gather_rng_states(self.env)  # collective: every rank takes part
         if self.env.is_main:
             score = self.validate(iteration)
             better = score is None or score > self.best
@@ -246,7 +255,7 @@ def _progress(run: Run):
     )
 
 
-def run_loop(cfg: TrainConfig, data: TrainData, env: D.DistEnv) -> TrainResult:
+def run_loop(cfg: TrainConfig, data: TrainData, env: DistEnv) -> TrainResult:
     """Train from the configured state to ``cfg.iters`` on this rank."""
     run = Run(cfg, data, env)
     losses: list[float] = []
@@ -278,8 +287,8 @@ def train(cfg: TrainConfig, data: TrainData | None = None) -> TrainResult:
     other sources (tests, benchmarks).
     """
     cfg.validate()
-    env = D.init_distributed(cfg.device)
+    env = init_distributed(cfg.device)
     try:
         return run_loop(cfg, data if data is not None else data_from_config(cfg), env)
     finally:
-        D.close_distributed(env)
+        close_distributed(env)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgedg.data.synth import actors as A
+from edgedg.data.synth import actors
 from edgedg.data.synth.world import (
     BACKDROP,
     GROUND,
@@ -111,8 +111,8 @@ def _road(rng) -> Road:
 def _skyline(b: WorldBuilder, rng, speed: float) -> None:
     """Distant buildings and a tree line, travelling with the camera."""
     layers = [
-        (A.BUILDING, "skyline", SKYLINE_DEPTH, 6.0, 45.0),
-        (A.VEGETATION, "far_vegetation", SKYLINE_DEPTH - 5, 4.0, 14.0),
+        (actors.BUILDING, "skyline", SKYLINE_DEPTH, 6.0, 45.0),
+        (actors.VEGETATION, "far_vegetation", SKYLINE_DEPTH - 5, 4.0, 14.0),
     ]
     for label, mat, z, lo, hi in layers:
         x, pts = -500.0, [(-500.0, -4.0, z)]
@@ -128,18 +128,18 @@ def _skyline(b: WorldBuilder, rng, speed: float) -> None:
 
 def _ground(b: WorldBuilder, rng, road: Road, z0: float, z1: float, cross) -> None:
     b.obj(GROUND)
-    b.poly(quad_y(0.0, -600.0, 600.0, z0, z1), A.TERRAIN, "terrain", float(rng.random()))
-    b.poly(quad_y(0.0, road.left, road.right, z0, z1), A.ROAD, "road", float(rng.random()))
+    b.poly(quad_y(0.0, -600.0, 600.0, z0, z1), actors.TERRAIN, "terrain", float(rng.random()))
+    b.poly(quad_y(0.0, road.left, road.right, z0, z1), actors.ROAD, "road", float(rng.random()))
     spans = [(z0, z1)] if cross is None else [(z0, cross[0]), (cross[0] + cross[1], z1)]
     if cross is not None:
-        b.poly(quad_y(0.0, -600.0, 600.0, cross[0], cross[0] + cross[1]), A.ROAD, "road")
+        b.poly(quad_y(0.0, -600.0, 600.0, cross[0], cross[0] + cross[1]), actors.ROAD, "road")
     walk_tint = float(rng.random())
     for a, c in spans:
         for edge, outer, out in ((road.right, road.walk_right, (-1, 0, 0)),
                                  (road.left, road.walk_left, (1, 0, 0))):  # fmt: skip
             lo, hi = min(edge, outer), max(edge, outer)
-            b.poly(quad_y(CURB, lo, hi, a, c), A.SIDEWALK, "sidewalk", walk_tint)
-            b.poly(quad_x(edge, 0.0, CURB, a, c), A.SIDEWALK, "curb", outward=out)
+            b.poly(quad_y(CURB, lo, hi, a, c), actors.SIDEWALK, "sidewalk", walk_tint)
+            b.poly(quad_x(edge, 0.0, CURB, a, c), actors.SIDEWALK, "curb", outward=out)
     _markings(b, rng, road, z0, z1, cross)
 
 
@@ -157,7 +157,7 @@ def _markings(b: WorldBuilder, rng, road: Road, z0: float, z1: float, cross) -> 
         yellow = rng.random() < 0.3
         centre = [quad_y(0.01, road.centre - 0.2, road.centre - 0.08, z0, z1),
                   quad_y(0.01, road.centre + 0.08, road.centre + 0.2, z0, z1)]  # fmt: skip
-        b.polys(centre, A.ROAD, "lane_marking", 0.9 if yellow else 0.1)
+        b.polys(centre, actors.ROAD, "lane_marking", 0.9 if yellow else 0.1)
     leftmost = road.oncoming[-1] if road.oncoming else road.lanes[0]
     edges = [road.lanes[-1] + lw / 2, leftmost - lw / 2]
     for x in edges:
@@ -167,7 +167,7 @@ def _markings(b: WorldBuilder, rng, road: Road, z0: float, z1: float, cross) -> 
         xs = np.arange(road.left + 0.5, road.right - 0.5, 1.0).tolist()
         stripes += [quad_y(0.012, x, x + 0.5, zc - 4.0, zc - 0.6) for x in xs]
         stripes.append(quad_y(0.012, road.left, road.lanes[-1] + lw / 2, zc - 5.0, zc - 4.6))
-    b.polys(stripes, A.ROAD, "lane_marking", 0.1)
+    b.polys(stripes, actors.ROAD, "lane_marking", 0.1)
 
 
 def _side(b: WorldBuilder, rng, road: Road, side: int, z0: float, z1: float, cross) -> None:
@@ -192,9 +192,9 @@ def _side(b: WorldBuilder, rng, road: Road, side: int, z0: float, z1: float, cro
         if kind in ("wall", "fence"):
             _barrier(b, rng, edge, side, a, c, kind)
         elif rng.random() < 0.4:
-            A.hedge(b, rng, *sorted((edge, edge + side * 0.9)), a, c, STREET_LINE)
+            actors.hedge(b, rng, *sorted((edge, edge + side * 0.9)), a, c, STREET_LINE)
         for _ in range(int(rng.integers(1, 5))):
-            A.tree(b, rng, edge + side * rng.uniform(2.0, 18.0), rng.uniform(a, c), YARD)
+            actors.tree(b, rng, edge + side * rng.uniform(2.0, 18.0), rng.uniform(a, c), YARD)
         if rng.random() < 0.8:
             building(
                 b, rng, edge + side * rng.uniform(20.0, 40.0), side, a - 5.0, c + 5.0, BACKDROP
@@ -207,7 +207,7 @@ def building(b: WorldBuilder, rng, face: float, side: int, z0: float, z1: float,
     x0, x1 = (face, face + depth) if side > 0 else (face - depth, face)
     out = (-float(side), 0.0, 0.0)
     b.obj(layer)
-    b.box(x0, x1, 0.0, h, z0, z1, A.BUILDING, "building", float(rng.random()), faces="lrnf")
+    b.box(x0, x1, 0.0, h, z0, z1, actors.BUILDING, "building", float(rng.random()), faces="lrnf")
     floor_h, win_w = rng.uniform(2.8, 3.6), rng.uniform(0.8, 1.7)
     pitch, win_h = rng.uniform(win_w + 0.6, win_w + 2.5), rng.uniform(1.0, 0.7 * floor_h)
     zs = np.arange(z0 + 0.8, z1 - win_w - 0.5, pitch).tolist()
@@ -220,9 +220,9 @@ def building(b: WorldBuilder, rng, face: float, side: int, z0: float, z1: float,
     if shop and len(zs) > 1:
         groups[0].append(quad_x(face, 0.5, 2.6, z0 + 1.0, z1 - 2.5))
     for g, polys in enumerate(groups):
-        b.polys(polys, A.BUILDING, "window", (g + 0.5) / 3.0, outward=out)
+        b.polys(polys, actors.BUILDING, "window", (g + 0.5) / 3.0, outward=out)
     door = rng.uniform(z0, max(z0, z1 - 1.5))
-    b.poly(quad_x(face, 0.0, 2.3, door, door + 1.3), A.BUILDING, "door", float(rng.random()),
+    b.poly(quad_x(face, 0.0, 2.3, door, door + 1.3), actors.BUILDING, "door", float(rng.random()),
            outward=out)  # fmt: skip
 
 
@@ -231,7 +231,7 @@ def _barrier(b: WorldBuilder, rng, edge: float, side: int, z0: float, z1: float,
     x0, x1 = sorted((edge, edge + side * 0.3))
     b.obj(STREET_LINE)
     if kind == "wall":
-        b.box(x0, x1, 0.0, h, z0, z1, A.WALL, "wall", float(rng.random()), faces="lrnf")
+        b.box(x0, x1, 0.0, h, z0, z1, actors.WALL, "wall", float(rng.random()), faces="lrnf")
         return
     tint = float(rng.random())
     posts = [quad_x(edge, 0.0, h, z, z + 0.1) for z in np.arange(z0, z1, 2.5).tolist()]
@@ -240,7 +240,7 @@ def _barrier(b: WorldBuilder, rng, edge: float, side: int, z0: float, z1: float,
     else:  # vertical bars
         rails = [quad_x(edge, 0.05, h, z, z + 0.05) for z in np.arange(z0, z1, 0.25).tolist()]
         rails.append(quad_x(edge, h - 0.08, h, z0, z1))
-    b.polys(posts + rails, A.FENCE, "fence", tint)
+    b.polys(posts + rails, actors.FENCE, "fence", tint)
 
 
 def _furniture(b: WorldBuilder, rng, road: Road, side: int, z0: float, z1: float, cross):
@@ -248,20 +248,22 @@ def _furniture(b: WorldBuilder, rng, road: Road, side: int, z0: float, z1: float
     edge = road.right if side > 0 else road.left
     inner = edge + side * 0.6
     for z in np.arange(z0 + rng.uniform(2.0, 30.0), z1, rng.uniform(18.0, 35.0)).tolist():
-        A.street_lamp(b, rng, inner, z, -side)
+        actors.street_lamp(b, rng, inner, z, -side)
     for _ in range(rng.poisson(2.5 * (z1 - z0) / 100.0)):
-        A.traffic_sign(b, rng, inner + side * rng.uniform(0.0, 0.6), rng.uniform(max(z0, 4), z1))
+        actors.traffic_sign(
+            b, rng, inner + side * rng.uniform(0.0, 0.6), rng.uniform(max(z0, 4), z1)
+        )
     if rng.random() < 0.45:
         for z in np.arange(z0 + rng.uniform(3.0, 10.0), z1, rng.uniform(7.0, 14.0)).tolist():
-            A.tree(b, rng, edge + side * 1.0, z)
+            actors.tree(b, rng, edge + side * 1.0, z)
     for _ in range(rng.poisson(1.2 * (z1 - z0) / 100.0)):
         x = (road.walk_right if side > 0 else road.walk_left) - side * 0.9
-        A.two_wheeler_side(b, rng, x, rng.uniform(max(z0, 5), z1), rng.random() < 0.4, False)
+        actors.two_wheeler_side(b, rng, x, rng.uniform(max(z0, 5), z1), rng.random() < 0.4, False)
     if cross is not None:
         arm = rng.uniform(2.5, 5.0) if rng.random() < 0.5 else 0.0
-        A.traffic_light(b, rng, edge + side * 0.4, cross[0] - 1.0, -side, arm)
-        A.traffic_light(b, rng, edge + side * 0.4, cross[0] + cross[1] + 1.0, -side, 0.0)
-        A.traffic_sign(b, rng, edge + side * 0.8, cross[0] - 2.0)
+        actors.traffic_light(b, rng, edge + side * 0.4, cross[0] - 1.0, -side, arm)
+        actors.traffic_light(b, rng, edge + side * 0.4, cross[0] + cross[1] + 1.0, -side, 0.0)
+        actors.traffic_sign(b, rng, edge + side * 0.8, cross[0] - 2.0)
 
 
 def _traffic(b: WorldBuilder, rng, road: Road, z0: float, z1: float, speed: float) -> None:
@@ -272,7 +274,7 @@ def _traffic(b: WorldBuilder, rng, road: Road, z0: float, z1: float, speed: floa
         rails = [quad_y(0.011, tram_lane + dx - 0.04, tram_lane + dx + 0.04, z0, z1)
                  for dx in (-0.72, 0.72)]  # fmt: skip
         b.obj(GROUND)
-        b.polys(rails, A.ROAD, "rail")
+        b.polys(rails, actors.ROAD, "rail")
     for x, oncoming in [(x, False) for x in road.lanes] + [(x, True) for x in road.oncoming]:
         own = abs(x) < 1.0
         z = max(z0, 0.0) + rng.uniform(9.0 if own else 5.0, 35.0)
@@ -281,7 +283,7 @@ def _traffic(b: WorldBuilder, rng, road: Road, z0: float, z1: float, speed: floa
             factor = 1.02
         v = (0.0, 0.0, factor * speed)
         if x == tram_lane and z < z1:
-            z += A.tram(b, rng, x, z, v) + rng.uniform(5.0, 25.0)
+            z += actors.tram(b, rng, x, z, v) + rng.uniform(5.0, 25.0)
         while z < z1:
             z += _vehicle(b, rng, x, z, oncoming, v, right_lane=x == road.lanes[-1])
             z += rng.uniform(8.0, 45.0) if speed == 0 else rng.uniform(10.0, 50.0)
@@ -289,7 +291,7 @@ def _traffic(b: WorldBuilder, rng, road: Road, z0: float, z1: float, speed: floa
         z = z0 + rng.uniform(0.0, 8.0)
         while z < z1:
             if rng.random() < 0.7:
-                z += A.car(b, rng, x, z, rng.random() < 0.3)
+                z += actors.car(b, rng, x, z, rng.random() < 0.3)
             z += rng.uniform(1.0, 9.0)
 
 
@@ -297,13 +299,13 @@ def _vehicle(b: WorldBuilder, rng, x: float, z: float, oncoming: bool, v, right_
     kind = rng.choice(["car", "truck", "bus", "moto", "bike"], p=[0.7, 0.1, 0.08, 0.06, 0.06])
     if kind in ("moto", "bike") and not oncoming:
         dx = rng.uniform(0.6, 1.2) if right_lane else rng.uniform(-0.5, 0.5)
-        A.rider_behind(b, rng, x + dx, z, kind == "moto", v)
+        actors.rider_behind(b, rng, x + dx, z, kind == "moto", v)
         return 2.0
     if kind == "truck":
-        return A.truck(b, rng, x, z, oncoming, v)
+        return actors.truck(b, rng, x, z, oncoming, v)
     if kind == "bus":
-        return A.bus(b, rng, x, z, oncoming, v)
-    return A.car(b, rng, x, z, oncoming, v)
+        return actors.bus(b, rng, x, z, oncoming, v)
+    return actors.car(b, rng, x, z, oncoming, v)
 
 
 def _people(b: WorldBuilder, rng, road: Road, z0: float, z1: float, cross, speed: float):
@@ -313,7 +315,7 @@ def _people(b: WorldBuilder, rng, road: Road, z0: float, z1: float, cross, speed
         for _ in range(rng.poisson(5.0 * (z1 - z0) / 100.0)):
             x = edge + side * rng.uniform(0.4, abs(outer - edge) - 0.3)
             z = near + rng.exponential(25.0) if speed == 0 else rng.uniform(near, z1)
-            A.person(b, rng, x, z, velocity=(0.0, 0.0, rng.uniform(-0.15, 0.15) * (speed > 0)))
+            actors.person(b, rng, x, z, velocity=(0.0, 0.0, rng.uniform(-0.15, 0.15) * (speed > 0)))
     if cross is None:
         return
     zc = cross[0] - 2.3
@@ -321,9 +323,9 @@ def _people(b: WorldBuilder, rng, road: Road, z0: float, z1: float, cross, speed
         x = rng.uniform(road.left - 1.0, road.right + 1.0)
         v = (rng.choice([-0.13, 0.13]) * (speed > 0), 0.0, 0.0)
         if rng.random() < 0.3:
-            A.two_wheeler_side(b, rng, x, zc + rng.uniform(-1, 1), rng.random() < 0.4, True, v)
+            actors.two_wheeler_side(b, rng, x, zc + rng.uniform(-1, 1), rng.random() < 0.4, True, v)
         else:
-            A.person(b, rng, x, zc + rng.uniform(-1.5, 1.5), velocity=v)
+            actors.person(b, rng, x, zc + rng.uniform(-1.5, 1.5), velocity=v)
 
 
 def _ego_hood(b: WorldBuilder, rng) -> None:
