@@ -77,36 +77,43 @@ import click
 @click.option("--amp/--no-amp", default=None, help="bf16 autocast (default: on CUDA only).")
 @click.option("--tensorboard", is_flag=True, help="Also log to RUN/tb (needs tensorboard).")
 @click.option("--device", default="auto", show_default=True, help="auto|cpu|cuda")
-def cli(**o) -> None:
+def cli(**options) -> None:
     """Train AGG or MLDG. Under `torchrun --nproc-per-node N -m edgedg train ...` it runs DDP."""
     from edgedg.train import DataOptions, MethodOptions, ModelOptions, TrainConfig, train
 
     cfg = TrainConfig(
-        out=o["out"],
-        iters=o["iters"],
-        save_every=o["save_every"],
-        seed=o["seed"],
-        amp=o["amp"],
-        tensorboard=o["tensorboard"],
-        resume=o["resume"],
-        device=o["device"],
+        out=options["out"],
+        iters=options["iters"],
+        save_every=options["save_every"],
+        seed=options["seed"],
+        amp=options["amp"],
+        tensorboard=options["tensorboard"],
+        resume=options["resume"],
+        device=options["device"],
         model=ModelOptions(
-            o["backbone"], o["head"], int(o["output_stride"]), pretrained=o["pretrained"]
+            options["backbone"],
+            options["head"],
+            int(options["output_stride"]),
+            pretrained=options["pretrained"],
         ),
         method=MethodOptions(
-            o["method"], o["meta_split"], int(o["order"]), o["inner_lr"], o["alpha"]
+            options["method"],
+            options["meta_split"],
+            int(options["order"]),
+            options["inner_lr"],
+            options["alpha"],
         ),
         data=DataOptions(
-            list(o["sources"]),
-            list(o["val"]),
-            o["batch_per_domain"],
-            o["crop"],
-            o["long_side"],
-            o["val_fraction"],
-            workers=o["workers"],
+            list(options["sources"]),
+            list(options["val"]),
+            options["batch_per_domain"],
+            options["crop"],
+            options["long_side"],
+            options["val_fraction"],
+            workers=options["workers"],
         ),
     )
-    cfg.optim.lr = o["lr"]
+    cfg.optim.lr = options["lr"]
     result = train(cfg)
     if result.is_main:
         best = "n/a" if result.best_score is None else f"{result.best_score:.4f}"
