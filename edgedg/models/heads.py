@@ -16,6 +16,9 @@ from torch import Tensor, nn
 from edgedg.errors import EdgeDGError
 from edgedg.norm import StatNorm2d
 
+FCN_WIDTH = 512  # the published widths; a registered backbone may ask for another
+ASPP_WIDTH = 256
+
 
 def _conv_bn_relu(cin: int, cout: int, k: int, dilation: int = 1, fixed: bool = False):
     pad = dilation * (k // 2)
@@ -29,7 +32,7 @@ def _conv_bn_relu(cin: int, cout: int, k: int, dilation: int = 1, fixed: bool = 
 class FCNHead(nn.Sequential):
     """3x3 conv C->width (no bias), norm, ReLU, Dropout2d(0.1), 1x1 conv -> classes."""
 
-    def __init__(self, cin: int, num_classes: int, width: int = 512, dropout: float = 0.1):
+    def __init__(self, cin: int, num_classes: int, width: int = FCN_WIDTH, dropout: float = 0.1):
         super().__init__(
             nn.Conv2d(cin, width, 3, padding=1, bias=False),
             StatNorm2d(width),
@@ -57,7 +60,7 @@ class ASPPHead(nn.Module):
     Rates (12, 24, 36) at output stride 8, (6, 12, 18) at 16, as in DeepLabV3.
     """
 
-    def __init__(self, cin: int, num_classes: int, width: int = 256, output_stride: int = 8):
+    def __init__(self, cin: int, num_classes: int, width: int = ASPP_WIDTH, output_stride: int = 8):
         super().__init__()
         rates = (12, 24, 36) if output_stride == 8 else (6, 12, 18)
         self.branches = nn.ModuleList(
@@ -75,24 +78,25 @@ class ASPPHead(nn.Module):
         return self.classifier(self.fuse(self.dropout(x)))
 
 
-HeadFactory = Callable[[int, int, int, bool], nn.Module]
+HeadFactory = Callable[[int, int, int, int | None], nn.Module]
 
 
-def _fcn(cin: int, num_classes: int, output_stride: int, small: bool) -> nn.Module:
-    return FCNHead(cin, num_classes, width=32 if small else 512)
+def _fcn(cin: int, num_classes: int, output_stride: int, width: int | None) -> nn.Module:
+    return FCNHead(cin, num_classes, width=width or FCN_WIDTH)
 
 
-def _aspp(cin: int, num_classes: int, output_stride: int, small: bool) -> nn.Module:
-    return ASPPHead(cin, num_classes, width=32 if small else 256, output_stride=output_stride)
+def _aspp(cin: int, num_classes: int, output_stride: int, width: int | None) -> nn.Module:
+    return ASPPHead(cin, num_classes, width=width or ASPP_WIDTH, output_stride=output_stride)
 
 
 HEADS: dict[str, HeadFactory] = {"fcn": _fcn, "aspp": _aspp}
 
 
 def create_head(
-    name: str, cin: int, num_classes: int, output_stride: int = 8, small: bool = False
+    name: str, cin: int, num_classes: int, output_stride: int = 8, width: int | None = None
 ) -> nn.Module:
-    """A registered head by name; ``small`` gives the tiny test width. A miss lists the names."""
+    """A registered head by name; ``width`` sets its hidden width (None: the published one, FCN
+    512, ASPP 256). A miss lists the names."""
     if name not in HEADS:
         raise EdgeDGError(f"unknown head '{name}'; choose one of: {', '.join(HEADS)}")
-    return HEADS[name](cin, num_classes, output_stride, small)
+    return HEADS[name](cin, num_classes, output_stride, width)

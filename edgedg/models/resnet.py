@@ -66,12 +66,14 @@ class Bottleneck(nn.Module):
 
 @dataclass(frozen=True)
 class ResNetSpec:
-    """Block type, blocks per stage, stem width and per-stage widths (before expansion)."""
+    """Block type, blocks per stage, stem width, per-stage widths (before expansion) and the
+    hidden width of the head on top (None: the head's published width)."""
 
     block: type[nn.Module]
     layers: tuple[int, int, int, int]
     stem: int = 64
     widths: tuple[int, int, int, int] = (64, 128, 256, 512)
+    head_width: int | None = None
 
 
 class ResNet(nn.Module):
@@ -98,6 +100,7 @@ class ResNet(nn.Module):
         self.layer4 = self._make_layer(spec.block, w[3], n[3], 2, d[2])
         self.out_channels = self.inplanes
         self.output_stride = output_stride
+        self.head_width = spec.head_width
 
     def _make_layer(
         self, block: type[nn.Module], planes: int, blocks: int, stride: int, dilate: bool
@@ -123,7 +126,7 @@ class ResNet(nn.Module):
 
 
 BACKBONES: dict[str, ResNetSpec] = {
-    "tiny": ResNetSpec(BasicBlock, (1, 1, 1, 1), stem=16, widths=(16, 32, 48, 64)),
+    "tiny": ResNetSpec(BasicBlock, (1, 1, 1, 1), stem=16, widths=(16, 32, 48, 64), head_width=32),
     "resnet18": ResNetSpec(BasicBlock, (2, 2, 2, 2)),
     "resnet34": ResNetSpec(BasicBlock, (3, 4, 6, 3)),
     "resnet50": ResNetSpec(Bottleneck, (3, 4, 6, 3)),

@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from edgedg.errors import CheckpointError, EdgeDGError
-from edgedg.models.heads import HEADS, create_head
-from edgedg.models.resnet import BACKBONES, create_backbone
+from edgedg.models.heads import create_head
+from edgedg.models.resnet import create_backbone
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class SegModel(nn.Module):
             self.backbone.out_channels,
             config.num_classes,
             config.output_stride,
-            small=config.name == "tiny",
+            width=self.backbone.head_width,  # from the backbone's registered spec
         )
 
     @property
@@ -67,11 +67,8 @@ def create_model(
     pretrained: str | None = None,
 ) -> SegModel:
     """Build a registered backbone + head. ``pretrained``: a torchvision-format ImageNet state dict
-    file for the backbone (missing / unexpected keys are logged; a shape mismatch is refused)."""
-    if name not in BACKBONES:
-        raise EdgeDGError(f"unknown backbone '{name}'; choose one of: {', '.join(BACKBONES)}")
-    if head not in HEADS:
-        raise EdgeDGError(f"unknown head '{head}'; choose one of: {', '.join(HEADS)}")
+    file for the backbone (missing / unexpected keys are logged; a shape mismatch is refused).
+    A name missing from ``BACKBONES`` or ``HEADS`` is refused by its ``create_*`` function."""
     model = SegModel(ModelConfig(name, int(num_classes), int(output_stride), head))
     if pretrained is not None:
         load_backbone_weights(model.backbone, pretrained)
