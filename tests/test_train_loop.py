@@ -101,6 +101,12 @@ def test_config_errors(tmp_path: Path) -> None:
         train(_cfg(tmp_path, "mldg", 2), memory_data(make_domains(1, 2), 2))
 
 
+def test_amp_default_is_bf16_on_cuda_only() -> None:
+    assert TrainConfig("x").use_amp("cuda") and not TrainConfig("x").use_amp("cpu")
+    assert not TrainConfig("x", amp=False).use_amp("cuda")
+    assert TrainConfig("x", amp=True).use_amp("cpu")
+
+
 def test_tensorboard_missing_is_a_clear_error(tmp_path: Path) -> None:
     import importlib.util
 

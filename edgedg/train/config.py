@@ -83,6 +83,11 @@ class TrainConfig:
         if self.data.batch_per_domain < 1 or self.data.crop < 8:
             raise EdgeDGError("--batch-per-domain must be >= 1 and --crop >= 8")
 
+    def use_amp(self, device_type: str) -> bool:
+        """Whether training and validation run under bf16 autocast on a ``device_type`` device:
+        ``amp`` when set, else on CUDA only."""
+        return device_type == "cuda" if self.amp is None else self.amp
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types only (stored in checkpoints loaded with weights_only=True)."""
         return json.loads(json.dumps(asdict(self)))

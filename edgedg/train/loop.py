@@ -71,7 +71,7 @@ class Stepper:
         )
         self.mldg = cfg.method.method == "mldg"
         self.split = parse_split(cfg.method.meta_split, num_domains) if self.mldg else None
-        amp = env.device.type == "cuda" if cfg.amp is None else cfg.amp
+        amp = cfg.use_amp(env.device.type)
         self.autocast = lambda: torch.autocast(env.device.type, torch.bfloat16, enabled=amp)
         self.net: nn.Module = model
         if env.active and not self.mldg:
@@ -210,7 +210,7 @@ class Run:
         """Mean over validation sets of their mIoU (main rank), None without validation sets."""
         if not self.data.val_sets:
             return None
-        amp = self.env.device.type == "cuda" if self.cfg.amp is None else self.cfg.amp
+        amp = self.cfg.use_amp(self.env.device.type)
         scores = {}
         for name, samples in self.data.val_sets.items():
             conf = validation_confusion(
