@@ -1,5 +1,5 @@
 """The style-bank file (DESIGN section 3): reading and checking a saved bank before it is trusted,
-and the lock that keeps two processes from writing one bank.
+and the lock that keeps two processes from writing one bank (:class:`BankLock`).
 
 A bank file is an .npz of plain arrays (loaded with allow_pickle=False). ``read_bank_file``
 refuses, with one line that says what to do, anything that is not exactly what
@@ -12,9 +12,15 @@ numpy and the standard library only; Python 3.8 syntax.
 
 from __future__ import annotations
 
+import os
 import zipfile
 
 import numpy as np
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; banks are not locked there
+    fcntl = None  # type: ignore[assignment]
 
 from edgedg_runtime.errors import BankError
 
@@ -159,3 +165,51 @@ def entry_is_valid(style: np.ndarray, stats: np.ndarray) -> bool:
         if not (np.isfinite(low) and np.isfinite(high) and var_low >= 0 and np.isfinite(var_high)):
             return False
     return True
+
+
+class BankLock:
+    """An exclusive lock on a bank path for the life of a stream: ``flock`` on ``PATH.lock``.
+
+    Two processes saving one bank would each overwrite the other's entries (the last writer
+    wins), so the second one is refused rather than merged: merging two streams' recent frames
+    would mix two cameras' styles into one bank. The kernel drops the lock when its holder exits,
+    even on ``kill -9``; the lock file itself stays (removing it would race a new holder).
+    Taking the lock also proves, before the first frame, that the bank's folder is writable.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = str(path)
+        self.lock_path = self.path + ".lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> BankLock:
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise BankError(
+                f"cannot write the style bank {self.path} ({exc.strerror or exc}): choose a "
+                "--bank path in a writable folder"
+            ) from None
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise BankError(
+                    f"another process is using the style bank {self.path} (it holds "
+                    f"{self.lock_path}): give each stream its own --bank"
+                ) from None
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the flock
+            self._fd = None
+
+    def __enter__(self) -> BankLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

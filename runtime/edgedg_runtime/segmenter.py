@@ -72,7 +72,8 @@ class Segmenter:
     ``norm``: source | target | sib | qib | sib-exact (DESIGN 2). ``source`` runs plain.onnx
     (BatchNorm folded, no style graph, no bank): the fastest path. ``bank``: a StyleBank or the
     path of a saved one (refused when it belongs to another model). ``threads``: ONNX Runtime
-    intra-op threads. ``m``, ``bank_size``, ``source_weight``: DESIGN 3. ``fold_source=False``
+    intra-op threads. ``m``, ``bank_size`` (None: a loaded bank's capacity, else 128),
+    ``source_weight``: DESIGN 3. ``fold_source=False``
     runs ``source`` on segment.onnx with the running-stats prior instead (the unfolded graph at
     w = 0, which benchmarks and checks compare against plain.onnx).
     """
@@ -83,7 +84,7 @@ class Segmenter:
         backend: str = "auto",
         norm: str = "sib",
         m: int = 4,
-        bank_size: int = 128,
+        bank_size: int | None = None,
         source_weight: float = 0.0,
         bank: None | str | StyleBank = None,
         threads: int | None = None,
@@ -132,14 +133,14 @@ class Segmenter:
             self._open_graph("style", threads).expect(image, {"style": "float32"})
         if isinstance(bank, str):
             bank = self._load_bank(bank, m, bank_size, source_weight)
-        self.adapter = Adapter(self.norm, self.source, m, bank_size, source_weight, bank)
+        self.adapter = Adapter(self.norm, self.source, m, bank_size or 128, source_weight, bank)
 
     def _open_graph(self, name: str, threads: int | None) -> Backend:
         path = os.path.join(self.model_dir, self.contract.graph(name).file)
         self._backends[name] = create_backend(path, self.backend_kind, threads).open()
         return self._backends[name]
 
-    def _load_bank(self, path: str, m: int, bank_size: int, source_weight: float) -> StyleBank:
+    def _load_bank(self, path: str, m: int, bank_size, source_weight: float) -> StyleBank:
         exact = self.norm == "sib-exact"
         bank = load_bank(path, self.source, bank_size, m, source_weight, keep_images=exact)
         if exact and len(bank) and not bank.keep_images:
@@ -147,6 +148,9 @@ class Segmenter:
                 f"style bank {path} holds statistics only; sib-exact needs the stored images of a "
                 "bank saved in sib-exact mode. Use another file or --norm sib."
             )
+        size = (self.contract.input.height, self.contract.input.width, 3)
+        if bank.keep_images and len(bank) and bank.images(np.zeros(1, np.int64))[0].shape != size:
+            raise BankError(f"style bank {path} stores images of another size than {size[:2]}")
         return bank
 
     # per frame ----------------------------------------------------------------------------
