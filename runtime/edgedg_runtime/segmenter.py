@@ -27,7 +27,7 @@ from edgedg_runtime.adapt import BANK_MODES, MODES, Adapter
 from edgedg_runtime.backends import Backend, create_backend, resolve_kind
 from edgedg_runtime.bank import SourceStats, StyleBank, load_bank
 from edgedg_runtime.contract import Contract, load_contract, load_source_stats
-from edgedg_runtime.errors import BankError, EdgeDGError, FrameError, require
+from edgedg_runtime.errors import BankError, ContractError, EdgeDGError, FrameError, require
 
 BACKEND_NAMES = {"ort": "ONNX Runtime", "trt": "TensorRT"}
 
@@ -138,7 +138,30 @@ class Segmenter:
     def _open_graph(self, name: str, threads: int | None) -> Backend:
         path = os.path.join(self.model_dir, self.contract.graph(name).file)
         self._backends[name] = create_backend(path, self.backend_kind, threads).open()
+        self._check_shapes(self._backends[name])
         return self._backends[name]
+
+    def _check_shapes(self, backend: Backend) -> None:
+        """Refuse a graph whose fixed I/O dimensions differ from what the contract implies
+        (input size, S, style channels, class count), before the first frame."""
+        c = self.contract
+        h, w, s = c.input.height, c.input.width, c.stat_layout.total
+        want = {
+            "image": (None, h, w, 3),
+            "norm_prior": (3, s),
+            "frame_stats": (2, s),
+            "style": (None, 2, c.style.channels),
+            "labels": (None, h, w),
+            "logits": (None, c.model.num_classes, None, None),
+        }
+        for spec in (*backend.inputs, *backend.outputs):
+            shape = want.get(spec.name)
+            if shape is not None and not _fits(spec.shape, shape):
+                raise ContractError(
+                    f"{backend.path}: '{spec.name}' has shape {list(spec.shape)}, the contract "
+                    f"implies {[d if d is not None else 'N' for d in shape]}; re-export the model "
+                    "directory with `edgedg export`"
+                )
 
     def _load_bank(self, path: str, m: int, bank_size, source_weight: float) -> StyleBank:
         exact = self.norm == "sib-exact"
@@ -166,6 +189,7 @@ class Segmenter:
         timings = {"preprocess": _ms(t0)}
         labels, shift, k = self._run(image, timings)
         t1 = time.perf_counter()
+        self._check_classes(labels)
         labels = labels.astype(np.uint8, copy=False)
         if labels.shape != (h, w):
             labels = self._cv2.resize(labels, (w, h), interpolation=self._cv2.INTER_NEAREST)
@@ -174,6 +198,18 @@ class Segmenter:
         return Result(labels, shift, timings, k)
 
     segment = __call__
+
+    def _check_classes(self, labels: np.ndarray) -> None:
+        """A label the contract has no class for means the contract belongs to other graphs:
+        colours and names would be wrong without a word (one reduction per frame, ~40 us at
+        512x1024 on a shared x86 core)."""
+        top = int(labels.max())
+        if top >= self.contract.model.num_classes:
+            raise ContractError(
+                f"the graph output class {top}, but the contract lists "
+                f"{self.contract.model.num_classes} classes: contract.json does not belong to "
+                "these graphs; re-export the model directory with `edgedg export`"
+            )
 
     def _run(self, image: np.ndarray, timings: dict[str, float]):
         if self.adapter is None:  # source: the folded plain graph
@@ -246,6 +282,14 @@ class Segmenter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _fits(have: tuple, want: tuple) -> bool:
+    """True when a graph shape ``have`` (ints, None or names for dynamic dims) has the rank of
+    ``want`` and equals it wherever both are fixed (None in ``want``: any)."""
+    if len(have) != len(want):
+        return False
+    return all(not isinstance(a, int) or a < 0 or b is None or a == b for a, b in zip(have, want))
 
 
 def _ms(t0: float) -> float:
