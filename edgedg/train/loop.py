@@ -29,6 +29,7 @@ from edgedg.train.config import TrainConfig
 from edgedg.train.data import TrainData, data_from_config
 from edgedg.train.metrics import MetricsLog, evaluate
 from edgedg.train.mldg import meta_grads_and_losses, meta_split, parse_split
+from edgedg.train.rundir import check_out_dir, remove_orphans
 
 IGNORE = 255
 
@@ -173,6 +174,7 @@ class Run:
         self.log = None
         if env.is_main:
             self.dir.mkdir(parents=True, exist_ok=True)
+            remove_orphans(self.dir)
             resume_from = self.start if cfg.resume else None
             self.log = MetricsLog(self.dir, cfg.tensorboard, resume_from)
 
@@ -276,6 +278,7 @@ def train(cfg: TrainConfig, data: TrainData | None = None) -> TrainResult:
     other sources (tests, benchmarks).
     """
     cfg.validate()
+    check_out_dir(cfg.out, cfg.resume, cfg.overwrite)
     env = D.init_distributed(cfg.device)
     try:
         return run_loop(cfg, data if data is not None else data_from_config(cfg), env)
