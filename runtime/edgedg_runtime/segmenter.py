@@ -73,9 +73,9 @@ class Segmenter:
     (BatchNorm folded, no style graph, no bank): the fastest path. ``bank``: a StyleBank or the
     path of a saved one (refused when it belongs to another model). ``threads``: ONNX Runtime
     intra-op threads. ``m``, ``bank_size`` (None: a loaded bank's capacity, else 128),
-    ``source_weight``: DESIGN 3. ``fold_source=False``
-    runs ``source`` on segment.onnx with the running-stats prior instead (the unfolded graph at
-    w = 0, which benchmarks and checks compare against plain.onnx).
+    ``source_weight``: DESIGN 3. ``fold_source=False`` runs ``source`` on segment.onnx with the
+    running-stats prior instead (the unfolded graph at w = 0, which benchmarks and checks compare
+    against plain.onnx).
     """
 
     def __init__(

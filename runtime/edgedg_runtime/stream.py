@@ -330,14 +330,13 @@ def stream(
     try:
         if o.bank:
             remove_orphan_temps(o.bank)  # a save killed mid-write; we hold the lock
-        with StopSignals() as stop:
-            return _stream(model_dir, source, output, o, echo, stop)
+        return _stream(model_dir, source, output, o, echo)
     finally:
         if lock is not None:
             lock.release()
 
 
-def _stream(model_dir, source, output, o: StreamOptions, echo, stop) -> StreamSummary:
+def _stream(model_dir, source, output, o: StreamOptions, echo) -> StreamSummary:
     from edgedg_runtime.segmenter import Segmenter
 
     bank = o.bank if o.bank and os.path.exists(o.bank) else None
@@ -354,11 +353,14 @@ def _stream(model_dir, source, output, o: StreamOptions, echo, stop) -> StreamSu
                 saver.save()
 
         summary = None
-        try:
-            summary = run_loop(seg, src, sinks, o.profile, o.max_frames, save_bank, echo, stop)
-        finally:
-            for sink in sinks:
-                sink.close()
-            if saver is not None and not saver.save() and summary is not None:
-                summary.bank_error = saver.error
+        # Signals are caught from the first frame on (before it, a stop loses nothing), and
+        # until the video is closed and the bank saved.
+        with StopSignals() as stop:
+            try:
+                summary = run_loop(seg, src, sinks, o.profile, o.max_frames, save_bank, echo, stop)
+            finally:
+                for sink in sinks:
+                    sink.close()
+                if saver is not None and not saver.save() and summary is not None:
+                    summary.bank_error = saver.error
     return summary
