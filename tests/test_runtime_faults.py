@@ -75,11 +75,11 @@ def _edgedg(*args, **kw) -> subprocess.Popen:
     return subprocess.Popen(cmd, env=env, text=True, **kw)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 def test_signal_at_a_random_frame_keeps_video_and_bank(video, tmp_path, signum):
-    """systemd / docker stop send SIGTERM; a closed terminal SIGHUP. Killed at a random frame,
-    the stream finishes that frame, closes a playable video, saves a loadable bank, prints the
-    summary and exits with 128 + the signal number."""
+    """systemd / docker stop send SIGTERM, a closed terminal SIGHUP, Ctrl-C SIGINT. Signalled at
+    a random frame, the stream finishes that frame, closes a playable video, saves a loadable
+    bank, prints the summary and exits with 128 + the signal number."""
     stop_at = random.Random().randint(2, 40)
     out, bank = tmp_path / "out.mp4", tmp_path / "bank.npz"
     proc = _edgedg(
