@@ -124,6 +124,39 @@ def test_bank_path_that_becomes_unwritable_keeps_segmenting(video, tmp_path, cap
     assert caplog.text.count("cannot save the style bank") == 1
 
 
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 48 KiB tmpfs (a full disk after about ten bank entries of the tiny model); skips
+    where mounting is not allowed."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.name != "posix" or os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small tmpfs needs root")
+    cmd = ["mount", "-t", "tmpfs", "-o", "size=48k", "tmpfs", str(disk)]
+    if subprocess.run(cmd, capture_output=True).returncode != 0:
+        pytest.skip("mounting a tmpfs is not permitted here")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def test_full_disk_keeps_segmenting_and_keeps_the_last_good_bank(video, small_disk, caplog):
+    """ENOSPC for real: saves succeed while the bank fits, then fail; the stream goes on to the
+    end, exits 4, and the last bank that fitted is intact (the failed saves left no temp)."""
+    options = StreamOptions(backend="ort", bank=str(small_disk / "b.npz"), bank_save_every=2)
+    options.max_frames = 40
+    summary = stream(MODEL, video, None, options, echo=lambda _: None)
+    from edgedg_runtime.stream import EXIT_BANK_NOT_SAVED
+
+    assert summary.frames == 40 and summary.exit_code() == EXIT_BANK_NOT_SAVED
+    assert "No space left" in summary.bank_error
+    assert caplog.text.count("cannot save the style bank") == 1
+    kept = load_bank(str(small_disk / "b.npz"), source=_source())
+    assert 2 <= len(kept) < 40 and len(kept) % 2 == 0
+    assert sorted(p.name for p in small_disk.iterdir()) == ["b.npz", "b.npz.lock"]
+
+
 def test_bank_save_failure_recovers_at_the_next_save_point(video, tmp_path, caplog):
     folder = tmp_path / "banks"
     options = StreamOptions(backend="ort", bank=str(folder / "b.npz"), bank_save_every=5)
