@@ -97,7 +97,31 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     meta = ckpt.get("meta")
     if not isinstance(meta, dict) or not isinstance(meta.get("model"), dict):
         raise CheckpointError(f"{path} has no model description in its meta: re-save it")
+    _check_class_lists(path, meta)
     return ckpt
+
+
+def _check_class_lists(path: Path, meta: dict[str, Any]) -> None:
+    """meta["classes"] and meta["colors"], when present, hold one entry per class."""
+    n = meta["model"].get("num_classes")
+    for key in ("classes", "colors"):
+        items = meta.get(key)
+        if isinstance(items, list) and len(items) != n:
+            raise CheckpointError(
+                f"{path}: its meta lists {len(items)} {key} but num_classes is {n} (they do not "
+                f"match): give meta['{key}'] one entry per class, or use the checkpoint `edgedg "
+                "train` wrote"
+            )
+
+
+def _class_mismatch(model: nn.Module, state: dict[str, Any], n: int) -> str | None:
+    """The first weight whose leading size is the meta's class count in the model built from
+    the meta but not in the checkpoint: the classifier of another class count."""
+    for key, want in model.state_dict().items():
+        have = state.get(key)
+        if have is not None and want.ndim and want.shape[0] == n and have.shape[0] != n:
+            return f"{key} has {have.shape[0]}"
+    return None
 
 
 def model_from_checkpoint(ckpt: dict[str, Any], source: str = "checkpoint") -> SegModel:
@@ -110,6 +134,13 @@ def model_from_checkpoint(ckpt: dict[str, Any], source: str = "checkpoint") -> S
     try:
         model.load_state_dict(ckpt["model"], strict=True)
     except RuntimeError as exc:
+        other = _class_mismatch(model, ckpt["model"], int(cfg["num_classes"]))
+        if other is not None:
+            raise CheckpointError(
+                f"{source}: the weights do not match the meta's class count: num_classes is "
+                f"{cfg['num_classes']} but {other}: fix meta['model']['num_classes'], or use the "
+                "checkpoint these weights came from"
+            ) from None
         first = str(exc).strip().splitlines()[0:3]
         raise CheckpointError(
             f"{source}: weights do not match the model {cfg}: {' '.join(first)}"

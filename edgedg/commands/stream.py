@@ -7,6 +7,9 @@ import click
 MODES = ("source", "target", "sib", "qib", "sib-exact")
 
 
+POSITIVE, NON_NEGATIVE = click.IntRange(min=1), click.IntRange(min=0)
+
+
 @click.command("stream")
 @click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
 @click.argument("input")
@@ -16,40 +19,55 @@ MODES = ("source", "target", "sib", "qib", "sib-exact")
     "--backend", type=click.Choice(["auto", "ort", "trt"]), default="auto", show_default=True
 )
 @click.option(
-    "--m", type=int, default=4, show_default=True, help="Batch size M of the bank (k = M-1)."
+    "--m", type=POSITIVE, default=4, show_default=True, help="Batch size M of the bank (k = M-1)."
 )
-@click.option("--bank-size", type=int, default=128, show_default=True, help="Bank capacity Q.")
+@click.option(
+    "--bank-size",
+    type=POSITIVE,
+    default=None,
+    help="Bank capacity Q [default: the saved bank's, else 128].",
+)
 @click.option(
     "--source-weight",
-    type=float,
+    type=click.FloatRange(min=0),
     default=0.0,
     show_default=True,
     help="Source running stats as this many pseudo-frames in every prior.",
 )
-@click.option("--threads", type=int, default=None, help="ONNX Runtime intra-op threads.")
-@click.option("--input-width", type=int, help="Capture width (cameras) / resize width (files).")
-@click.option("--input-height", type=int, help="Capture height (cameras) / resize height (files).")
-@click.option("--input-rate", type=int, help="Capture frame rate (cameras).")
+@click.option("--threads", type=POSITIVE, default=None, help="ONNX Runtime intra-op threads.")
+@click.option(
+    "--input-width", type=POSITIVE, help="Capture width (cameras) / resize width (files)."
+)
+@click.option(
+    "--input-height", type=POSITIVE, help="Capture height (cameras) / resize height (files)."
+)
+@click.option("--input-rate", type=POSITIVE, help="Capture frame rate (cameras).")
 @click.option(
     "--visualize",
     default="overlay",
     show_default=True,
     help="Views written to an OUTPUT folder: overlay,mask.",
 )
-@click.option("--alpha", type=float, default=0.5, show_default=True, help="Overlay opacity.")
+@click.option(
+    "--alpha", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="Overlay opacity."
+)
 @click.option("--display/--headless", default=False, help="Show a window (q or Esc quits).")
-@click.option("--profile", type=int, default=0, help="Print per-stage times every N frames.")
+@click.option(
+    "--profile", type=NON_NEGATIVE, default=0, help="Print per-stage times every N frames."
+)
 @click.option(
     "--bank",
     "bank_path",
     type=click.Path(dir_okay=False),
-    help="Style bank .npz: loaded at start if present, saved at exit.",
+    help="Style bank .npz: loaded at start if present, saved at exit; locked while streaming.",
 )
-@click.option("--bank-save-every", type=int, default=0, help="Also save the bank every N frames.")
-@click.option("--max-frames", type=int, default=None, help="Stop after N segmented frames.")
+@click.option(
+    "--bank-save-every", type=NON_NEGATIVE, default=0, help="Also save the bank every N frames."
+)
+@click.option("--max-frames", type=POSITIVE, default=None, help="Stop after N segmented frames.")
 @click.option(
     "--timeout",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True),
     default=5.0,
     show_default=True,
     help="Seconds without a frame before a live source ends.",
@@ -59,13 +77,27 @@ def cli(model_dir, input, output, bank_path, visualize, **options) -> None:  # n
 
     INPUT: 0 | /dev/video0 | v4l2://0 | csi://0 | rtsp://... | gst://PIPELINE | video file |
     image folder or glob. OUTPUT: a .mp4/.avi overlay video or a folder for PNGs.
+
+    Exit codes: 0 done; 1 refused (bad model, bank, input or option value); 2 usage error;
+    3 no frame could be read; 4 the final bank save failed; 128+N stopped by signal N (130
+    Ctrl-C, 129 SIGHUP, 143 SIGTERM) after finishing the frame, closing OUTPUT and saving the bank.
     """
     import logging
 
-    from edgedg_runtime.stream import StreamOptions, stream
+    from edgedg_runtime.stream import EXIT_BANK_NOT_SAVED, EXIT_NO_FRAMES, StreamOptions, stream
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     views = tuple(v.strip() for v in visualize.split(",") if v.strip())
     opts = StreamOptions(bank=bank_path, visualize=views, **options)
     summary = stream(model_dir, input, output, opts, echo=click.echo)
     click.echo(summary.format())
+    code = summary.exit_code()
+    if code == EXIT_NO_FRAMES:
+        click.echo(f"Error: no frame could be read from {input}: check that it plays", err=True)
+    elif code == EXIT_BANK_NOT_SAVED:
+        click.echo(
+            f"Error: the style bank was not saved ({summary.bank_error}): free space or make "
+            "its folder writable; this run's adaptation is lost",
+            err=True,
+        )
+    raise SystemExit(code)

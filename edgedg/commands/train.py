@@ -52,6 +52,11 @@ import click
 @click.option("--lr", type=float, default=5e-3, show_default=True)
 @click.option("--resume", type=click.Path(dir_okay=False), default=None, help="RUN/last.pt")
 @click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Start over in an --out that holds a run (replaces its best.pt and metrics.jsonl).",
+)
+@click.option(
     "--pretrained",
     type=click.Path(dir_okay=False),
     default=None,
@@ -89,6 +94,7 @@ def cli(**options) -> None:
         amp=options["amp"],
         tensorboard=options["tensorboard"],
         resume=options["resume"],
+        overwrite=options["overwrite"],
         device=options["device"],
         model=ModelOptions(
             options["backbone"],

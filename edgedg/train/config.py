@@ -69,6 +69,7 @@ class TrainConfig:
     amp: bool | None = None  # None: bf16 autocast on CUDA, off on CPU
     tensorboard: bool = False
     resume: str | None = None
+    overwrite: bool = False  # start over in an OUT that already holds a run (else refused)
     device: str = "auto"  # "auto", "cpu" or "cuda"
 
     def validate(self) -> None:

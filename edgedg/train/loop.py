@@ -39,6 +39,7 @@ from edgedg.train.distributed import (
 )
 from edgedg.train.metrics_log import MetricsLog
 from edgedg.train.mldg import meta_grads_and_losses, meta_split, parse_split
+from edgedg.train.rundir import check_out_dir, remove_orphans
 from edgedg.train.validation import validation_confusion
 
 
@@ -182,6 +183,7 @@ class Run:
         self.log = None
         if env.is_main:
             self.dir.mkdir(parents=True, exist_ok=True)
+            remove_orphans(self.dir)
             resume_from = self.start if cfg.resume else None
             self.log = MetricsLog(self.dir, cfg.tensorboard, resume_from)
 
@@ -287,6 +289,7 @@ def train(cfg: TrainConfig, data: TrainData | None = None) -> TrainResult:
     other sources (tests, benchmarks).
     """
     cfg.validate()
+    check_out_dir(cfg.out, cfg.resume, cfg.overwrite)
     env = init_distributed(cfg.device)
     try:
         return run_loop(cfg, data if data is not None else data_from_config(cfg), env)

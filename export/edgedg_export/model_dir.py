@@ -1,7 +1,9 @@
 """Write a whole model directory (DESIGN section 2) from a checkpoint or a model in memory.
 
 Everything is written into a temporary sibling directory first and moved into place at the end,
-so a failed export never leaves a half-written MODEL_DIR behind.
+so a failed export never leaves a half-written MODEL_DIR behind. Re-exporting into an existing
+model directory replaces only the files export writes (contract.json last), so a bank, notes or
+engines kept there survive.
 """
 
 from __future__ import annotations
@@ -98,7 +100,10 @@ def export_model(
     tmp.chmod(0o755)  # mkdtemp makes it private; the model directory is not
     try:
         contract = _write(model, meta, tmp, opts, options, checkpoint_sha256)
-        move_into_place(tmp, out)
+        if (out / CONTRACT_FILE).is_file():
+            replace_own_files(tmp, out)
+        else:
+            move_into_place(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return contract
@@ -199,6 +204,15 @@ def simplified(proto: onnx.ModelProto) -> onnx.ModelProto:
 
 def _io(proto: onnx.ModelProto) -> list[tuple[str, str]]:
     return [(v.name, str(v.type)) for v in [*proto.graph.input, *proto.graph.output]]
+
+
+def replace_own_files(tmp: Path, out: Path) -> None:
+    """Move each file of the finished export ``tmp`` over its namesake in the model directory
+    ``out``, contract.json last; files export did not write are left alone. Interrupted half
+    way, the old contract's hashes no longer match and the runtime refuses the directory."""
+    names = sorted(p.name for p in tmp.iterdir() if p.name != CONTRACT_FILE)
+    for name in [*names, CONTRACT_FILE]:
+        os.replace(tmp / name, out / name)
 
 
 def move_into_place(tmp: Path, out: Path) -> None:

@@ -88,7 +88,8 @@ class Adapter:
             return self._step_exact(batch, style, shift, segment_fn)
         indices = self.bank.select(style) if self.mode == "sib" else self.bank.recent()
         outputs = segment_fn(batch, self.bank.prior(indices))
-        self.bank.add(style, outputs["frame_stats"])
+        # a bank that keeps images (filled in sib-exact) keeps them in sib / qib too
+        self.bank.add(style, outputs["frame_stats"], batch[0] if self.bank.keep_images else None)
         return outputs, StepInfo(shift, int(indices.shape[0]))
 
     def _step_plain(

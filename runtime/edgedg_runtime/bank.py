@@ -8,16 +8,18 @@ into the `norm_prior` [3, S] the segment graph takes. Everything is numpy, vecto
 
 from __future__ import annotations
 
-import zipfile
+import hashlib
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 
+from edgedg_runtime.bank_file import BANK_SCHEMA_VERSION, entry_is_valid, read_bank_file
 from edgedg_runtime.errors import BankError
 from edgedg_runtime.fileio import atomic_open
 from edgedg_runtime.layout import StatLayout
 
-BANK_SCHEMA_VERSION = 1
+log = logging.getLogger(__name__)
 STYLE_EPS = 1e-5  # added to the variance before the square root in the style distance
 
 
@@ -42,13 +44,15 @@ class SourceStats:
 
     ``stats`` float32 [2, S] running mean / variance in stat-layout order; ``style`` float32 [2, C]
     the first norm layer's running stats (the stem-conv output statistics); ``fixed_mask`` bool [S]
-    the columns of fixed layers; ``layout_hash`` ties banks to the model.
+    the columns of fixed layers; ``layout_hash`` ties banks to the architecture and ``model_id``
+    (a hash of the layout and of these statistics) to the trained weights.
     """
 
     stats: np.ndarray
     style: np.ndarray
     fixed_mask: np.ndarray
     layout_hash: str
+    model_id: str = ""
 
     @classmethod
     def from_layout(
@@ -65,7 +69,8 @@ class SourceStats:
             first = layout.layers[0]
             style = stats[:, first.offset : first.offset + first.channels]
         style = np.ascontiguousarray(style, dtype=np.float32)
-        return cls(stats, style, layout.fixed_mask(), layout.hash())
+        layout_hash = layout.hash()
+        return cls(stats, style, layout.fixed_mask(), layout_hash, model_id(layout_hash, stats))
 
     @property
     def total(self) -> int:
@@ -84,6 +89,15 @@ class SourceStats:
         out[2] = 1.0
         out[2, self.fixed_mask] = 0.0
         return out
+
+
+def model_id(layout_hash: str, stats: np.ndarray) -> str:
+    """The identity a bank is bound to: sha256 of the stat-layout hash and the source running
+    statistics (float32). Two trainings of one architecture differ in it; re-exports of one
+    checkpoint with other graph options (input size, opset, float I/O, logits) share it."""
+    digest = hashlib.sha256(layout_hash.encode())
+    digest.update(np.ascontiguousarray(stats, dtype="<f4").tobytes())
+    return digest.hexdigest()
 
 
 class StyleBank:
@@ -113,6 +127,7 @@ class StyleBank:
         self.source = source
         self.keep_images = bool(keep_images)
         self._count = 0  # frames ever added; the next slot is _count % capacity
+        self.rejected = 0  # entries refused by add(): non-finite values or negative variances
         self._style: np.ndarray | None = None  # [Q, 2, C]
         self._stats: np.ndarray | None = None  # [Q, 2, S]
         self._images: np.ndarray | None = None  # [Q, H, W, 3] uint8
@@ -147,11 +162,17 @@ class StyleBank:
 
     def add(
         self, style: np.ndarray, frame_stats: np.ndarray, image: np.ndarray | None = None
-    ) -> None:
+    ) -> bool:
         """Append one frame: ``style`` [2, C], ``frame_stats`` [2, S], ``image`` uint8 [H, W, 3]
-        (only kept when the bank keeps images). The oldest entry goes when the bank is full."""
+        (only kept when the bank keeps images). The oldest entry goes when the bank is full.
+
+        An entry with a non-finite value or a negative variance is not added (it would poison
+        every prior it joins): add() returns False and counts it in ``rejected``."""
         style = np.asarray(style, dtype=np.float32)
         frame_stats = np.asarray(frame_stats, dtype=np.float32)
+        if not entry_is_valid(style, frame_stats):
+            self.rejected += 1
+            return False
         if self._style is None:
             self._allocate(style, frame_stats, image)
         assert self._style is not None and self._stats is not None
@@ -168,6 +189,7 @@ class StyleBank:
                 raise BankError(f"bank images are {self._images.shape[1:]}: pass one of that size")
             self._images[slot] = image
         self._count += 1
+        return True
 
     def _fill(self, style: np.ndarray, stats: np.ndarray, images: np.ndarray | None) -> None:
         """Bulk-load n <= capacity entries, oldest first, into an empty bank."""
@@ -290,6 +312,7 @@ class StyleBank:
         arrays = {
             "schema_version": np.array(BANK_SCHEMA_VERSION, dtype=np.int64),
             "layout_hash": np.array(self.source.layout_hash if self.source else ""),
+            "model_id": np.array(self.source.model_id if self.source else ""),
             "capacity": np.array(self.capacity, dtype=np.int64),
             "style": style,
             "frame_stats": stats,
@@ -308,56 +331,44 @@ def load_bank(
     source_weight: float = 0.0,
     keep_images: bool = False,
 ) -> StyleBank:
-    """Read a bank written by :meth:`StyleBank.save`.
+    """Read a bank written by :meth:`StyleBank.save`, after checking it (see ``bank_file``).
 
-    With ``source`` given, a bank of another model (other stat layout) is refused. ``capacity``
-    defaults to the saved one; a smaller capacity keeps the most recent entries.
+    With ``source`` given, a bank of another model (other stat layout, or the same architecture
+    with other weights) is refused. ``capacity`` defaults to the saved one; a smaller capacity
+    keeps the most recent entries (and says how many it drops). Stored images (a `sib-exact`
+    bank) are always kept, so running such a bank in `sib` once does not lose them;
+    ``keep_images`` makes an empty bank start keeping images.
     """
-    data = _read_npz(path)
-    version = int(data["schema_version"])
-    if version != BANK_SCHEMA_VERSION:
-        raise BankError(
-            f"style bank {path} has schema version {version}; this edgedg reads version "
-            f"{BANK_SCHEMA_VERSION}. Delete the file to start a new bank."
-        )
-    saved_hash = str(data["layout_hash"])
-    if source is not None and saved_hash != source.layout_hash:
-        raise BankError(
-            f"style bank {path} was filled by another model (stat-layout hash {saved_hash[:12]} "
-            f"!= {source.layout_hash[:12]}). Pass the model that filled it, or delete the file."
-        )
-    images = data.get("images")
+    data = read_bank_file(
+        path,
+        source.layout_hash if source else None,
+        source.model_id if source else None,
+        int(source.style.shape[1]) if source else None,
+        source.total if source else None,
+    )
+    style, stats, images = data["style"], data["frame_stats"], data.get("images")
+    n = style.shape[0]
     bank = StyleBank(
         capacity=int(capacity or data["capacity"]),
         m=m,
         source_weight=source_weight,
         source=source,
-        keep_images=keep_images and images is not None,
+        keep_images=images is not None or (keep_images and n == 0),
     )
-    style, stats = data["style"], data["frame_stats"]
-    if style.ndim != 3 or stats.ndim != 3 or style.shape[0] != stats.shape[0]:
-        raise BankError(f"style bank {path} holds malformed arrays. Delete the file.")
-    start = max(0, style.shape[0] - bank.capacity)
-    if style.shape[0] > start:
+    start = max(0, n - bank.capacity)
+    if start:
+        log.warning(
+            "style bank %s holds %d entries: capacity %d drops the %d oldest (pass a bank size "
+            "of %d to keep them)",
+            path,
+            n,
+            bank.capacity,
+            start,
+            n,
+        )
+    if n > start:
         bank._fill(style[start:], stats[start:], None if images is None else images[start:])
     return bank
-
-
-def _read_npz(path: str) -> dict:
-    keys = ("schema_version", "layout_hash", "capacity", "style", "frame_stats")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            data = {key: npz[key] for key in npz.files}
-    except FileNotFoundError as exc:
-        raise BankError(f"no style bank at {path}: check the path") from exc
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise BankError(
-            f"style bank {path} is corrupt or not a bank ({exc}). Delete it to start a new bank."
-        ) from exc
-    missing = [key for key in keys if key not in data]
-    if missing:
-        raise BankError(f"style bank {path} lacks {missing}: not an edgedg bank. Delete the file.")
-    return data
 
 
 def time_select_prior(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
@@ -283,12 +284,31 @@ def _check_consistency(c: Contract) -> None:
     for name, graph in c.graphs.items():
         if graph.file not in c.files:
             problems.append(f"graph '{name}' file {graph.file} has no sha256 in 'files'")
+    problems += [f"file {f!r} points outside the model directory" for f in c.files if _escapes(f)]
     if SOURCE_STATS_FILE not in c.files:
         problems.append(f"{SOURCE_STATS_FILE} has no sha256 in 'files'")
     if problems:
         raise ContractError(
             "contract.json is inconsistent: " + "; ".join(problems) + f"; {_REEXPORT}"
         )
+
+
+def _escapes(name: str) -> bool:
+    """True for a contract path that could leave the model directory: absolute, or with '..'."""
+    parts = name.replace("\\", "/").split("/")
+    return not name or os.path.isabs(name) or name.startswith(("/", "\\")) or ".." in parts
+
+
+def check_paths_inside(model_dir: str | os.PathLike, contract: Contract) -> None:
+    """Raise a ContractError when a listed file resolves outside ``model_dir`` (a symlink out)."""
+    root = os.path.realpath(model_dir)
+    for name in sorted(contract.files):
+        real = os.path.realpath(os.path.join(root, name))
+        if os.path.commonpath([root, real]) != root:
+            raise ContractError(
+                f"{name} in {model_dir} resolves outside the model directory (to {real}); "
+                f"{_REEXPORT}"
+            )
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -329,6 +349,7 @@ def load_contract(model_dir: str | os.PathLike, verify: bool = True) -> Contract
     except (OSError, ValueError) as exc:
         raise ContractError(f"{path} is not readable JSON ({exc}); {_REEXPORT}") from exc
     contract = Contract.from_json(data)
+    check_paths_inside(model_dir, contract)
     if verify:
         verify_files(model_dir, contract)
     return contract
@@ -345,8 +366,10 @@ def load_source_stats(
         with np.load(path, allow_pickle=False) as npz:
             stats = np.asarray(npz["stats"], dtype=np.float32)
             style = np.asarray(npz["style"], dtype=np.float32)
-    except (OSError, KeyError, ValueError) as exc:
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise ContractError(f"{path} is missing or unreadable ({exc}); {_REEXPORT}") from exc
+    except (AttributeError, TypeError):  # one array (.npy), not an .npz: no context manager
+        raise ContractError(f"{path} is one array, not an .npz archive; {_REEXPORT}") from None
     want = {"stats": (2, contract.stat_layout.total), "style": (2, contract.style.channels)}
     for key, arr in (("stats", stats), ("style", style)):
         if arr.shape != want[key]:

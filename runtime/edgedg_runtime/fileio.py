@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import glob
 import os
 import tempfile
 from typing import IO, Iterator, Union
@@ -60,3 +61,18 @@ def write_atomic(path: PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
     with atomic_open(path) as handle:
         handle.write(data)
+
+
+def remove_orphan_temps(path: PathLike, suffix: str = ".tmp") -> list:
+    """Remove the temp files that :func:`atomic_path` leaves beside ``path`` when the process is
+    killed mid-write (``.NAME.XXXXXXXX.tmp``). Call it only while no other process writes
+    ``path`` (a run directory at its start, a bank under its lock). Returns the removed paths."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    pattern = os.path.join(glob.escape(folder), f".{glob.escape(os.path.basename(path))}.*{suffix}")
+    removed = []
+    for tmp in glob.glob(pattern):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+            removed.append(tmp)
+    return removed

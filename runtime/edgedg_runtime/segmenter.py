@@ -27,7 +27,7 @@ from edgedg_runtime.adapt import BANK_MODES, MODES, Adapter
 from edgedg_runtime.backends import Backend, create_backend, resolve_kind
 from edgedg_runtime.bank import SourceStats, StyleBank, load_bank
 from edgedg_runtime.contract import Contract, load_contract, load_source_stats
-from edgedg_runtime.errors import BankError, EdgeDGError, FrameError, require
+from edgedg_runtime.errors import BankError, ContractError, EdgeDGError, FrameError, require
 
 BACKEND_NAMES = {"ort": "ONNX Runtime", "trt": "TensorRT"}
 
@@ -72,9 +72,10 @@ class Segmenter:
     ``norm``: source | target | sib | qib | sib-exact (DESIGN 2). ``source`` runs plain.onnx
     (BatchNorm folded, no style graph, no bank): the fastest path. ``bank``: a StyleBank or the
     path of a saved one (refused when it belongs to another model). ``threads``: ONNX Runtime
-    intra-op threads. ``m``, ``bank_size``, ``source_weight``: DESIGN 3. ``fold_source=False``
-    runs ``source`` on segment.onnx with the running-stats prior instead (the unfolded graph at
-    w = 0, which benchmarks and checks compare against plain.onnx).
+    intra-op threads. ``m``, ``bank_size`` (None: a loaded bank's capacity, else 128),
+    ``source_weight``: DESIGN 3. ``fold_source=False`` runs ``source`` on segment.onnx with the
+    running-stats prior instead (the unfolded graph at w = 0, which benchmarks and checks compare
+    against plain.onnx).
     """
 
     def __init__(
@@ -83,7 +84,7 @@ class Segmenter:
         backend: str = "auto",
         norm: str = "sib",
         m: int = 4,
-        bank_size: int = 128,
+        bank_size: int | None = None,
         source_weight: float = 0.0,
         bank: None | str | StyleBank = None,
         threads: int | None = None,
@@ -132,14 +133,37 @@ class Segmenter:
             self._open_graph("style", threads).expect(image, {"style": "float32"})
         if isinstance(bank, str):
             bank = self._load_bank(bank, m, bank_size, source_weight)
-        self.adapter = Adapter(self.norm, self.source, m, bank_size, source_weight, bank)
+        self.adapter = Adapter(self.norm, self.source, m, bank_size or 128, source_weight, bank)
 
     def _open_graph(self, name: str, threads: int | None) -> Backend:
         path = os.path.join(self.model_dir, self.contract.graph(name).file)
         self._backends[name] = create_backend(path, self.backend_kind, threads).open()
+        self._check_shapes(self._backends[name])
         return self._backends[name]
 
-    def _load_bank(self, path: str, m: int, bank_size: int, source_weight: float) -> StyleBank:
+    def _check_shapes(self, backend: Backend) -> None:
+        """Refuse a graph whose fixed I/O dimensions differ from what the contract implies
+        (input size, S, style channels, class count), before the first frame."""
+        c = self.contract
+        h, w, s = c.input.height, c.input.width, c.stat_layout.total
+        want = {
+            "image": (None, h, w, 3),
+            "norm_prior": (3, s),
+            "frame_stats": (2, s),
+            "style": (None, 2, c.style.channels),
+            "labels": (None, h, w),
+            "logits": (None, c.model.num_classes, None, None),
+        }
+        for spec in (*backend.inputs, *backend.outputs):
+            shape = want.get(spec.name)
+            if shape is not None and not _fits(spec.shape, shape):
+                raise ContractError(
+                    f"{backend.path}: '{spec.name}' has shape {list(spec.shape)}, the contract "
+                    f"implies {[d if d is not None else 'N' for d in shape]}; re-export the model "
+                    "directory with `edgedg export`"
+                )
+
+    def _load_bank(self, path: str, m: int, bank_size, source_weight: float) -> StyleBank:
         exact = self.norm == "sib-exact"
         bank = load_bank(path, self.source, bank_size, m, source_weight, keep_images=exact)
         if exact and len(bank) and not bank.keep_images:
@@ -147,6 +171,9 @@ class Segmenter:
                 f"style bank {path} holds statistics only; sib-exact needs the stored images of a "
                 "bank saved in sib-exact mode. Use another file or --norm sib."
             )
+        size = (self.contract.input.height, self.contract.input.width, 3)
+        if bank.keep_images and len(bank) and bank.images(np.zeros(1, np.int64))[0].shape != size:
+            raise BankError(f"style bank {path} stores images of another size than {size[:2]}")
         return bank
 
     # per frame ----------------------------------------------------------------------------
@@ -162,6 +189,7 @@ class Segmenter:
         timings = {"preprocess": _ms(t0)}
         labels, shift, k = self._run(image, timings)
         t1 = time.perf_counter()
+        self._check_classes(labels)
         labels = labels.astype(np.uint8, copy=False)
         if labels.shape != (h, w):
             labels = self._cv2.resize(labels, (w, h), interpolation=self._cv2.INTER_NEAREST)
@@ -170,6 +198,18 @@ class Segmenter:
         return Result(labels, shift, timings, k)
 
     segment = __call__
+
+    def _check_classes(self, labels: np.ndarray) -> None:
+        """A label the contract has no class for means the contract belongs to other graphs:
+        colours and names would be wrong without a word (one reduction per frame, ~40 us at
+        512x1024 on a shared x86 core)."""
+        top = int(labels.max())
+        if top >= self.contract.model.num_classes:
+            raise ContractError(
+                f"the graph output class {top}, but the contract lists "
+                f"{self.contract.model.num_classes} classes: contract.json does not belong to "
+                "these graphs; re-export the model directory with `edgedg export`"
+            )
 
     def _run(self, image: np.ndarray, timings: dict[str, float]):
         if self.adapter is None:  # source: the folded plain graph
@@ -242,6 +282,14 @@ class Segmenter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _fits(have: tuple, want: tuple) -> bool:
+    """True when a graph shape ``have`` (ints, None or names for dynamic dims) has the rank of
+    ``want`` and equals it wherever both are fixed (None in ``want``: any)."""
+    if len(have) != len(want):
+        return False
+    return all(not isinstance(a, int) or a < 0 or b is None or a == b for a, b in zip(have, want))
 
 
 def _ms(t0: float) -> float:

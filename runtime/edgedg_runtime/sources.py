@@ -254,10 +254,22 @@ def _resize(frame: np.ndarray | None, size: tuple[int, int] | None):
     return _cv2().resize(frame, tuple(size), interpolation=_cv2().INTER_LINEAR)
 
 
-def _capture(target, api: int, what: str, width=None, height=None, rate=None):
-    """An opened cv2.VideoCapture, or an EdgeDGError that says what to check."""
+def _capture(target, api: int, what: str, width=None, height=None, rate=None, timeout=None):
+    """An opened cv2.VideoCapture, or an EdgeDGError that says what to check. ``timeout`` (s)
+    bounds opening and each read of a network stream (OpenCV's FFmpeg default is 30 s)."""
     cv2 = _cv2()
-    cap = cv2.VideoCapture(target, api)
+    start = time.monotonic()
+    if timeout:
+        ms = int(timeout * 1000)
+        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
+        cap = cv2.VideoCapture(target, api, params)
+    else:
+        cap = cv2.VideoCapture(target, api)
+    if not cap.isOpened() and timeout and time.monotonic() - start >= 0.9 * timeout:
+        raise EdgeDGError(
+            f"{what} '{target}' gave no answer within {timeout:g} s: check the URL, the network "
+            "and that the camera is up, or raise --timeout"
+        )
     if not cap.isOpened():
         raise EdgeDGError(
             f"cannot open {what} '{target}': check that it is connected and not used by another "
@@ -310,7 +322,10 @@ def open_source(
         return LiveCapture(spec, lambda: _capture(pipeline, cv2.CAP_GSTREAMER, kind), timeout)
     if kind == "rtsp":
         return LiveCapture(
-            spec, lambda: _capture(target, cv2.CAP_FFMPEG, "stream"), timeout * 6, reconnect=True
+            spec,
+            lambda: _capture(target, cv2.CAP_FFMPEG, "stream", timeout=timeout),
+            timeout * 6,
+            reconnect=True,
         )
     api = cv2.CAP_V4L2 if kind == "v4l2" and hasattr(cv2, "CAP_V4L2") else cv2.CAP_ANY
     return LiveCapture(spec, lambda: _capture(target, api, "camera", width, height, rate), timeout)

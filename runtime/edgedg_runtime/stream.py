@@ -3,8 +3,11 @@
 ``stream(model_dir, source, output, options)`` wires everything from a model directory and a
 source spec; ``run_loop(segmenter, source, sinks, ...)`` is the loop itself (any callable that
 returns a result with ``labels``, ``shift``, ``timings`` works, which the tests use). Bad frames
-are counted and skipped; a source that ends or breaks ends the run cleanly; Ctrl-C too. A
-summary (frames, bad, dropped, fps, ms per stage, mean shift) is always returned.
+are counted and skipped; a source that ends or breaks ends the run cleanly; so do Ctrl-C,
+SIGTERM (systemd, docker stop) and SIGHUP: the frame in progress is finished, the video closed,
+the bank saved. A failed bank save never stops the stream. A summary (frames, bad, dropped, fps,
+ms per stage, mean shift, how it ended) is always returned; ``StreamSummary.exit_code`` maps it
+to the exit codes of `edgedg stream` (see the README's Reliability section).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -19,12 +23,17 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from edgedg_runtime.bank_file import BankLock
 from edgedg_runtime.errors import EdgeDGError, FrameError, require
+from edgedg_runtime.fileio import remove_orphan_temps
+from edgedg_runtime.resilience import BankSaver, StopSignals
 from edgedg_runtime.sources import FrameSource, open_source
 from edgedg_runtime.visualize import VIEWS, palette_bgr, render
 
 log = logging.getLogger(__name__)
 VIDEO_FOURCC = {".mp4": "mp4v", ".avi": "MJPG"}
+EXIT_NO_FRAMES = 3  # the input gave no frame that could be segmented
+EXIT_BANK_NOT_SAVED = 4  # the final bank save failed: this run's adaptation is lost
 
 
 @dataclass
@@ -34,7 +43,7 @@ class StreamOptions:
     norm: str = "sib"
     backend: str = "auto"
     m: int = 4
-    bank_size: int = 128
+    bank_size: int | None = None  # None: the saved bank's capacity, else 128
     source_weight: float = 0.0
     threads: int | None = None
     input_width: int | None = None
@@ -87,6 +96,9 @@ class StreamSummary:
     stage_ms: dict = field(default_factory=dict)
     mean_shift: float = float("nan")
     end_reason: str = "end of input"
+    signal: int | None = None  # the signal that stopped the stream
+    bank_skipped: int = 0  # frames whose statistics were not finite: not added to the bank
+    bank_error: str | None = None  # why the final bank save failed
 
     @property
     def fps(self) -> float:
@@ -94,11 +106,25 @@ class StreamSummary:
 
     def format(self) -> str:
         shift = "n/a" if math.isnan(self.mean_shift) else f"{self.mean_shift:.3f}"
-        return (
+        text = (
             f"{self.frames} frames, {self.bad} bad, {self.dropped} dropped in {self.seconds:.1f} s "
             f"({self.fps:.1f} fps; {self.end_reason})\n"
             f"ms per frame: {format_stages(self.stage_ms) or 'n/a'}\nmean shift score: {shift}"
         )
+        if self.bank_skipped:
+            text += f"\nstyle bank: {self.bank_skipped} frames not added (non-finite statistics)"
+        if self.bank_error:
+            text += f"\nstyle bank NOT saved: {self.bank_error}"
+        return text
+
+    def exit_code(self) -> int:
+        """0: ran to its end; 3: no frame could be read; 4: the final bank save failed (wins
+        over the others); 128 + N: stopped by signal N (130 Ctrl-C, 129 SIGHUP, 143 SIGTERM)."""
+        if self.bank_error:
+            return EXIT_BANK_NOT_SAVED
+        if self.signal:
+            return 128 + int(self.signal)
+        return EXIT_NO_FRAMES if self.frames == 0 else 0
 
 
 # --- sinks ------------------------------------------------------------------------------------
@@ -211,33 +237,27 @@ def run_loop(
     max_frames: int | None = None,
     every_frame: Callable[[int], None] | None = None,
     echo: Callable[[str], None] = print,
+    stop: StopSignals | None = None,
 ) -> StreamSummary:
     """Segment every frame of ``source`` and hand it to each sink until the source ends.
 
     ``every_frame(n)`` runs after the n-th segmented frame (bank saving). ``profile`` > 0 prints
-    the mean per-stage times every that many frames through ``echo``.
+    the mean per-stage times every that many frames through ``echo``. ``stop``: signals that end
+    the loop after the frame in progress (see :class:`StopSignals`).
     """
     summary, times, shifts = StreamSummary(), StageTimes(), [0.0, 0]
     start = time.perf_counter()
     try:
         for name, frame in source:
-            try:
-                result = segmenter(frame)
-            except FrameError as exc:
-                summary.bad += 1
-                log.warning("frame %s skipped: %s", name, exc)
-                continue
-            for sink in sinks:
-                sink.write(name, frame, result.labels)
-            summary.frames += 1
-            times.add(result.timings)
-            if result.shift is not None and not math.isnan(result.shift):
-                shifts[0] += float(result.shift)
-                shifts[1] += 1
-            if every_frame is not None:
-                every_frame(summary.frames)
-            if profile and summary.frames % profile == 0:
-                echo(f"[{summary.frames:6d}] {format_stages(times.window())}")
+            if _segment_one(segmenter, name, frame, sinks, summary, times, shifts):
+                if every_frame is not None:
+                    every_frame(summary.frames)
+                if profile and summary.frames % profile == 0:
+                    echo(f"[{summary.frames:6d}] {format_stages(times.window())}")
+            if stop is not None and stop.signum:
+                summary.signal = stop.signum
+                summary.end_reason = f"stopped by {signal.Signals(stop.signum).name}"
+                break
             if (max_frames and summary.frames >= max_frames) or any(
                 getattr(s, "quit", False) for s in sinks
             ):
@@ -246,12 +266,31 @@ def run_loop(
         else:
             summary.end_reason = source.end_reason
     except KeyboardInterrupt:
-        summary.end_reason = "interrupted"
+        summary.end_reason, summary.signal = "interrupted", int(signal.SIGINT)
     summary.seconds = time.perf_counter() - start
     summary.dropped = source.dropped
     summary.stage_ms = times.means()
     summary.mean_shift = shifts[0] / shifts[1] if shifts[1] else float("nan")
+    summary.bank_skipped = getattr(getattr(segmenter, "bank", None), "rejected", 0)
     return summary
+
+
+def _segment_one(segmenter, name, frame, sinks, summary, times, shifts) -> bool:
+    """Segment one frame into the sinks and the summary; False for a bad frame (skipped)."""
+    try:
+        result = segmenter(frame)
+    except FrameError as exc:
+        summary.bad += 1
+        log.warning("frame %s skipped: %s", name, exc)
+        return False
+    for sink in sinks:
+        sink.write(name, frame, result.labels)
+    summary.frames += 1
+    times.add(result.timings)
+    if result.shift is not None and not math.isnan(result.shift):
+        shifts[0] += float(result.shift)
+        shifts[1] += 1
+    return True
 
 
 def make_sinks(output: str | None, options: StreamOptions, renderer: Renderer, fps: float):
@@ -280,12 +319,26 @@ def stream(
     options: StreamOptions | None = None,
     echo: Callable[[str], None] = print,
 ) -> StreamSummary:
-    """Run a model directory on a source until it ends; see ``edgedg stream --help``."""
-    from edgedg_runtime.segmenter import Segmenter
+    """Run a model directory on a source until it ends; see ``edgedg stream --help``.
 
+    With ``options.bank``, the bank path is locked for the run (a second process on it is
+    refused), checked writable before the first frame, and saved at exit even after a signal."""
     o = options or StreamOptions()
     if o.bank and o.norm not in ("sib", "qib", "sib-exact"):
         raise EdgeDGError(f"--bank needs a bank mode (sib, qib, sib-exact), not --norm {o.norm}")
+    lock = BankLock(o.bank).acquire() if o.bank else None
+    try:
+        if o.bank:
+            remove_orphan_temps(o.bank)  # a save killed mid-write; we hold the lock
+        return _stream(model_dir, source, output, o, echo)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _stream(model_dir, source, output, o: StreamOptions, echo) -> StreamSummary:
+    from edgedg_runtime.segmenter import Segmenter
+
     bank = o.bank if o.bank and os.path.exists(o.bank) else None
     with Segmenter(
         model_dir, o.backend, o.norm, o.m, o.bank_size, o.source_weight, bank, o.threads
@@ -293,16 +346,21 @@ def stream(
         renderer = Renderer(seg.class_names, seg.class_colors, o.alpha)
         sinks = make_sinks(output, o, renderer, src.fps or o.input_rate or 30.0)
         echo(f"streaming {source} -> {output or '(no output)'}: {seg.describe()}")
+        saver = BankSaver(seg.bank, o.bank) if o.bank and seg.bank is not None else None
 
         def save_bank(n: int) -> None:
-            if o.bank and o.bank_save_every and n % o.bank_save_every == 0:
-                seg.bank.save(o.bank)
+            if saver is not None and o.bank_save_every and n % o.bank_save_every == 0:
+                saver.save()
 
-        try:
-            summary = run_loop(seg, src, sinks, o.profile, o.max_frames, save_bank, echo)
-        finally:
-            for sink in sinks:
-                sink.close()
-            if o.bank and seg.bank is not None:
-                seg.bank.save(o.bank)
+        summary = None
+        # Signals are caught from the first frame on (before it, a stop loses nothing), and
+        # until the video is closed and the bank saved.
+        with StopSignals() as stop:
+            try:
+                summary = run_loop(seg, src, sinks, o.profile, o.max_frames, save_bank, echo, stop)
+            finally:
+                for sink in sinks:
+                    sink.close()
+                if saver is not None and not saver.save() and summary is not None:
+                    summary.bank_error = saver.error
     return summary
