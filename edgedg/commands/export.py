@@ -29,7 +29,7 @@ def _imgsz(value: str | None) -> tuple[int, int] | None:
     type=click.Choice(["uint8", "float"]),
     default="uint8",
     show_default=True,
-    help="Image input dtype; float (and int32 labels) for TensorRT before 8.6.",
+    help="Image input dtype; float: float32 image (0..255) and int32 labels.",
 )
 @click.option("--simplify", is_flag=True, help="Run onnxsim (kept only if the I/O is intact).")
 @click.option("--trt", is_flag=True, help="Also build TensorRT engines into MODEL_DIR/engines.")

@@ -50,7 +50,7 @@ GRAPH_FILES = {"style": "style.onnx", "segment": "segment.onnx", "plain": "plain
 @dataclass(frozen=True)
 class ExportOptions:
     """`edgedg export` options. ``imgsz`` None: the checkpoint's meta["imgsz"]. ``labels_dtype``
-    None: uint8 with uint8 image I/O, int32 with float I/O (TensorRT before 8.6)."""
+    None: uint8 with uint8 image I/O (int32 above 256 classes), int32 with float I/O."""
 
     imgsz: tuple[int, int] | None = None
     opset: int = DEFAULT_OPSET
