@@ -48,10 +48,11 @@ def _io(proto: onnx.ModelProto, which: str) -> dict[str, tuple[int, list]]:
 
 def test_directory_is_complete_and_valid(exported) -> None:
     out, ckpt = exported
+    fp16 = [g.replace(".onnx", ".fp16.onnx") for g in GRAPHS]
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [*GRAPHS, "contract.json", "source_stats.npz"]
+        [*GRAPHS, *fp16, "contract.json", "source_stats.npz"]
     )
-    for name in GRAPHS:
+    for name in [*GRAPHS, *fp16]:
         onnx.checker.check_model(str(out / name), full_check=True)
     contract = load_contract(out)
     model, meta = load_model(ckpt)
