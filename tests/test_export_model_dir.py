@@ -102,8 +102,9 @@ def test_every_op_is_on_the_trt_allow_list(exported) -> None:
 
 def test_check_passes_in_every_mode(exported) -> None:
     out, ckpt = exported
-    result = CliRunner().invoke(cli, ["check", str(out), str(ckpt)])
+    result = CliRunner().invoke(cli, ["check", str(out), str(ckpt), "--trt", "all"])
     assert result.exit_code == 0, result.output
+    assert result.output.count("ok   TensorRT") == 3 * 5 + 3  # 3 graphs x 5, + 3 FP16 on 11
     modes = {
         line.split()[1] for line in result.output.splitlines()[1:] if line.split()[-1:] == ["yes"]
     }
