@@ -34,7 +34,7 @@ run edgedg export "$CHECKPOINT" --out "$MODEL" --trt --precision "$PRECISION" \
     --workspace "$WORKSPACE" --timing-cache "$MODEL.timing-cache" --io "$IO" "${size[@]}"
 
 # 2. The exported ONNX graphs against the PyTorch reference, every mode (labels >= 99.9 %).
-run edgedg check "$MODEL" "$CHECKPOINT"
+run edgedg check "$MODEL" "$CHECKPOINT" --trt all
 
 # 3. Latency per mode on TensorRT, ratios to plain (the sib / plain ratio is the bank's cost).
 run edgedg bench "$MODEL" --backend trt --frames 200 --warmup 20 --json "$MODEL.bench_trt.json"
