@@ -120,6 +120,19 @@ def test_precision_check_reads_both_layer_info_spellings(half, full) -> None:
         engine_build.check_precision(leaked, "fp16", "segment")
 
 
+def test_reformats_and_fused_layers_are_not_refused_as_fp16_statistics(caplog) -> None:
+    layers = [
+        _layer("conv1", FP16_10),
+        _layer("Reformatting CopyNode for Output Tensor 0 to bn1/stat/mu_f", FP16_10, "Reformat"),
+        _layer("{ForeignNode[bn1/stat/mu_f...conv2]}", FP16_10, "Myelin"),
+    ]
+    report = engine_build.precision_report({"Layers": layers})
+    assert report["stat_fp16"] == 0 and report["stat_fused_fp16"] == 1
+    with caplog.at_level("WARNING"):
+        engine_build.check_precision(report, "fp16", "segment")
+    assert "fused layers that include statistic ops" in caplog.text
+
+
 def test_fp16_segment_convolutions_must_be_fp16_style_may_stay_fp32(caplog) -> None:
     silent = engine_build.precision_report({"Layers": [_layer("conv1", FP32_10)]})
     with pytest.raises(EdgeDGError, match="its convolutions are FP32"):
