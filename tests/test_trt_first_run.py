@@ -34,9 +34,17 @@ def _use(monkeypatch, version: str, fp16_min_convs: int = 2) -> FakeTensorRT:
 
 @pytest.mark.parametrize("version", ["8.5.2", "8.6.2", "10.3.0", "11.0.0"])
 def test_fp16_build_passes_its_precision_check(model_dir, tmp_path, monkeypatch, version):
-    _use(monkeypatch, version)
+    shutil.rmtree(model_dir / "engines", ignore_errors=True)
+    trt = _use(monkeypatch, version)
     engines = trt_build.build_engines(model_dir, trt_build.EngineOptions("fp16"))
     assert set(engines) == {"style", "segment", "plain"}
+    pins = [c for c in trt.calls if c[0] == "pin"]
+    if trt.major < 11:  # FP16 flag, statistics pinned to FP32
+        assert ("flag", "FP16") in trt.calls and pins
+        assert all("/stat/" in name and dtype == "float32" for _, name, dtype in pins)
+    else:  # strongly typed network from the FP16-typed graph: no flag, nothing pinned
+        assert ("network", 1 << 1) in trt.calls and not pins
+        assert not any(c[0] == "flag" and c[1] == "FP16" for c in trt.calls)
 
 
 @pytest.mark.parametrize("version", ["8.5.2", "8.6.2"])

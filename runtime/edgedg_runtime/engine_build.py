@@ -202,19 +202,23 @@ def _pin_statistics_fp32(trt: Any, network: Any, config: Any) -> None:
     config.set_flag(flag if flag is not None else trt.BuilderFlag.STRICT_TYPES)
     for i in range(network.num_layers):
         layer = network.get_layer(i)
-        if STAT_MARK not in layer.name:
-            continue
+        floats = [
+            layer.get_output(j).dtype in (trt.float32, trt.float16)
+            for j in range(layer.num_outputs)
+        ]
+        if STAT_MARK not in layer.name or not all(floats):
+            continue  # integer layers (shapes, counts) carry no float precision to pin
         layer.precision = trt.float32
         for j in range(layer.num_outputs):
-            if layer.get_output(j).dtype in (trt.float32, trt.float16):
-                layer.set_output_type(j, trt.float32)
+            layer.set_output_type(j, trt.float32)
 
 
 def layer_info(trt: Any, logger: Any, plan: bytes, profiles) -> dict:
     """The inspector's JSON layer information, read through an execution context whose input
     shapes are set: without one, an engine with dynamic shapes reports no formats (TensorRT's
     IEngineInspector::setExecutionContext documentation)."""
-    engine = trt.Runtime(logger).deserialize_cuda_engine(plan)
+    runtime = trt.Runtime(logger)  # held while the engine is in use
+    engine = runtime.deserialize_cuda_engine(plan)
     if engine is None:
         raise EdgeDGError("TensorRT built an engine it cannot deserialize; rebuild it")
     context = engine.create_execution_context()

@@ -203,11 +203,14 @@ class TrtBackend(Backend):
         return {n: a.copy() for n, a in results.items()}
 
 
+_RUNTIMES: dict = {}  # one trt.Runtime per tensorrt module, kept alive as long as its engines
+
+
 def _deserialize(trt, path: str):
-    logger = trt.Logger(trt.Logger.WARNING)
-    runtime = trt.Runtime(logger)
+    if id(trt) not in _RUNTIMES:
+        _RUNTIMES[id(trt)] = (trt, trt.Runtime(trt.Logger(trt.Logger.WARNING)))
     with open(path, "rb") as f:
-        return runtime.deserialize_cuda_engine(f.read())
+        return _RUNTIMES[id(trt)][1].deserialize_cuda_engine(f.read())
 
 
 def gpu_name(cudart) -> str:
