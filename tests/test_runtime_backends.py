@@ -271,3 +271,15 @@ def test_trt_backend_runs_engines_only(tmp_path):
     onnx_path = write_double_graph(str(tmp_path / "segment.onnx"))
     with pytest.raises(ContractError, match="engine_for"):
         trtmod.TrtBackend(onnx_path).open()
+
+
+def test_ort_says_when_cuda_was_asked_for_but_cpu_runs(monkeypatch, double_onnx, caplog):
+    """onnxruntime-gpu lists the CUDA provider, but a session that cannot load it (no CUDA or
+    cuDNN libraries) runs on the CPU: the backend says so, and `provider` is the one that runs."""
+    import onnxruntime
+
+    available = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: available)
+    with caplog.at_level("WARNING"), OrtBackend(double_onnx, threads=1) as backend:
+        assert backend.provider == "CPUExecutionProvider"
+    assert "CUDA execution provider did not load" in caplog.text
