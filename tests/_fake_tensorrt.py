@@ -121,8 +121,10 @@ class _Parser:
         trt, network = self.trt, self.network
         explicit = getattr(trt.NetworkDefinitionCreationFlag, "EXPLICIT_BATCH", None)
         if trt.explicit_batch_needed() and not network.flags & (1 << int(explicit)):
-            # TensorRT 8.x developer guide, "Importing a Model Using the ONNX Parser": the ONNX
-            # parser requires a network created with the EXPLICIT_BATCH flag.
+            # TensorRT 8.x developer guide, "Explicit Versus Implicit Batch"
+            # (docs.nvidia.com/deeplearning/tensorrt/developer-guide/index.html
+            # #explicit-implicit-batch): explicit batch mode "is also required by the ONNX
+            # parser"; the network must be created with the EXPLICIT_BATCH flag before 10.
             self.errors.append("ONNX parser only supports networks with an explicit batch")
             return False
         model = onnx.load_from_string(data)
