@@ -92,19 +92,72 @@ def check_tensorrt() -> Finding:
     return Finding("tensorrt", False, detail=err or "not installed", fix=fix)
 
 
-def check_cuda_python() -> Finding:
-    mod, err = _import("cuda.bindings.runtime")
-    if mod is None:
-        mod, err2 = _import("cuda.cudart")
-        if mod is None:
-            return Finding(
-                "cuda-python",
-                False,
-                detail=err,
-                fix="for the TensorRT backend: pip install cuda-python",
-            )
-    version = getattr(importlib.import_module("cuda"), "__version__", "")
-    return Finding("cuda-python", True, version)
+# L4T major -> the CUDA major of that JetPack (reference table: R35 = JetPack 5 = CUDA 11.4,
+# R36 = JetPack 6 = CUDA 12.x, R38 / R39 = JetPack 7 = CUDA 13.x)
+_L4T_CUDA = {35: 11, 36: 12, 38: 13, 39: 13}
+
+
+def _bindings_version() -> str:
+    for module in ("cuda.bindings", "cuda"):
+        mod, _ = _import(module)
+        if mod is not None and getattr(mod, "__version__", ""):
+            return str(mod.__version__)
+    try:
+        from importlib.metadata import version
+
+        return version("cuda-python")
+    except Exception:  # not installed through pip, or no metadata: report, never crash
+        return ""
+
+
+def _cuda_version(value: int) -> str:
+    return f"{value // 1000}.{value % 1000 // 10}"
+
+
+def _ask(call) -> tuple[Any, str]:
+    """(value, "") of a cuda-python call returning (err, value), or (None, error name)."""
+    err, value = call()
+    code = int(getattr(err, "value", err))
+    return (value, "") if code == 0 else (None, str(getattr(err, "name", code)))
+
+
+def check_cuda_runtime(cudart: Any = None, bindings: str | None = None, l4t=None) -> Finding:
+    """Ask the CUDA runtime for devices, driver and runtime versions, and say which cuda-python
+    to install when the bindings' CUDA major is newer than the driver's (or not the JetPack's).
+    ``cudart``, ``bindings`` and ``l4t`` default to this machine's."""
+    from edgedg_runtime.cuda_buffers import CUDA_PYTHON_PINS, cuda_runtime
+    from edgedg_runtime.errors import EdgeDGError
+
+    if cudart is None:
+        try:
+            cudart = cuda_runtime()
+        except EdgeDGError as exc:
+            return Finding("cuda-python", False, detail="not importable", fix=str(exc))
+        bindings = _bindings_version() if bindings is None else bindings
+        l4t = board.l4t_release()
+    driver, _ = _ask(cudart.cudaDriverGetVersion)
+    runtime, _ = _ask(cudart.cudaRuntimeGetVersion)
+    devices, count_error = _ask(cudart.cudaGetDeviceCount)
+    want = _L4T_CUDA.get(l4t[0]) if l4t else None
+    if want is None and driver:
+        want = min(driver // 1000, max(CUDA_PYTHON_PINS))
+    have = int(bindings.split(".")[0]) if bindings and bindings[0].isdigit() else None
+    parts = [f"driver CUDA {_cuda_version(driver)}" if driver else "no CUDA driver"]
+    if runtime:
+        parts.append(f"runtime {_cuda_version(runtime)}")
+    parts.append(count_error or (f"{devices} device(s)" if devices else "no CUDA device"))
+    detail = ", ".join(parts)
+    fix = ""
+    if want is not None and have is not None and (have > want or (l4t and have != want)):
+        fix = f"these bindings are for CUDA {have}: pip install '{CUDA_PYTHON_PINS[want]}'"
+    elif not driver:
+        fix = "install the NVIDIA driver (on Jetson it comes with JetPack)"
+    elif count_error or not devices:
+        fix = "no usable GPU: check the driver (nvidia-smi; on Jetson, JetPack)"
+    ok = not fix and not count_error and bool(devices)
+    if count_error and want is not None and not fix.startswith("these"):
+        fix = f"{fix}; cuda-python matching the driver: pip install '{CUDA_PYTHON_PINS[want]}'"
+    return Finding("cuda-python", ok, bindings or "", detail, fix)
 
 
 def check_opencv() -> Finding:
@@ -146,7 +199,7 @@ CHECKS = (
     check_onnx,
     check_onnxruntime,
     check_tensorrt,
-    check_cuda_python,
+    check_cuda_runtime,
     check_opencv,
     check_board,
 )

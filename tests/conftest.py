@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
+import sys
 
 import pytest
 
 
 def _has_cuda() -> bool:
+    """torch sees a CUDA GPU. Asked in a subprocess: collecting the runtime's tests (some are
+    marked gpu) must not import torch into this process."""
     if importlib.util.find_spec("torch") is None:
         return False
-    import torch
-
-    return torch.cuda.is_available()
+    code = "import torch; print(torch.cuda.is_available())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    return out.stdout.strip() == "True"
 
 
 def _has_trt() -> bool:

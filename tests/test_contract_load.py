@@ -158,3 +158,23 @@ def test_source_stats_shape_is_checked(tmp_path: Path) -> None:
     np.savez(model_dir / SOURCE_STATS_FILE, stats=bad, style=np.ones((2, 4)))
     with pytest.raises(ContractError, match="negative variances"):
         load_source_stats(model_dir, contract)
+
+
+def test_graph_variants_round_trip_and_must_be_hashed(tmp_path: Path) -> None:
+    """An export-time variant (the FP16-typed graph) is part of the contract: listed with its
+    sha256, verified at load, and refused when 'files' does not list it."""
+    model_dir = _model_dir(tmp_path)
+    data = json.loads((model_dir / CONTRACT_FILE).read_text())
+    (model_dir / "segment.fp16.onnx").write_bytes(b"half" * 10)
+    data["graphs"]["segment"]["variants"] = {"fp16": "segment.fp16.onnx"}
+    write_json_atomic(model_dir / CONTRACT_FILE, data)
+    with pytest.raises(ContractError, match="segment.fp16.onnx has no sha256"):
+        load_contract(model_dir)
+    data["files"]["segment.fp16.onnx"] = sha256_file(model_dir / "segment.fp16.onnx")
+    write_json_atomic(model_dir / CONTRACT_FILE, data)
+    contract = load_contract(model_dir)
+    assert contract.graph("segment").variants == {"fp16": "segment.fp16.onnx"}
+    assert contract == Contract.from_json(json.loads(json.dumps(contract.to_json())))
+    (model_dir / "segment.fp16.onnx").write_bytes(b"changed")
+    with pytest.raises(ContractError, match="modified after export"):
+        load_contract(model_dir)

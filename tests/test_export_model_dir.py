@@ -48,10 +48,11 @@ def _io(proto: onnx.ModelProto, which: str) -> dict[str, tuple[int, list]]:
 
 def test_directory_is_complete_and_valid(exported) -> None:
     out, ckpt = exported
+    fp16 = [g.replace(".onnx", ".fp16.onnx") for g in GRAPHS]
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [*GRAPHS, "contract.json", "source_stats.npz"]
+        [*GRAPHS, *fp16, "contract.json", "source_stats.npz"]
     )
-    for name in GRAPHS:
+    for name in [*GRAPHS, *fp16]:
         onnx.checker.check_model(str(out / name), full_check=True)
     contract = load_contract(out)
     model, meta = load_model(ckpt)
@@ -101,8 +102,9 @@ def test_every_op_is_on_the_trt_allow_list(exported) -> None:
 
 def test_check_passes_in_every_mode(exported) -> None:
     out, ckpt = exported
-    result = CliRunner().invoke(cli, ["check", str(out), str(ckpt)])
+    result = CliRunner().invoke(cli, ["check", str(out), str(ckpt), "--trt", "all"])
     assert result.exit_code == 0, result.output
+    assert result.output.count("ok   TensorRT") == 3 * 5 + 3  # 3 graphs x 5, + 3 FP16 on 11
     modes = {
         line.split()[1] for line in result.output.splitlines()[1:] if line.split()[-1:] == ["yes"]
     }

@@ -179,6 +179,32 @@ def test_labels_are_argmax_over_classes(dtype: str, keep: bool) -> None:
     np.testing.assert_array_equal(out, x.argmax(1))
 
 
+def test_uint8_labels_cast_from_float_and_stay_exact_for_256_classes() -> None:
+    """TensorRT 8.5/8.6 convert to UINT8 only from FLOAT/HALF: the UINT8 Cast reads a float;
+    indices up to 255 survive the float detour exactly."""
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["input"], ["logits"])],
+        "id",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 256, 2, 3])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 256, 2, 3])],
+    )
+    model = add_labels(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    inferred = onnx.shape_inference.infer_shapes(model)
+    types = {v.name: v.type.tensor_type.elem_type for v in inferred.graph.value_info}
+    (to_uint8,) = [
+        n
+        for n in inferred.graph.node
+        if n.op_type == "Cast" and n.attribute[0].i == TensorProto.UINT8
+    ]
+    assert types[to_uint8.input[0]] == TensorProto.FLOAT
+    x = RNG.normal(size=(1, 256, 2, 3)).astype(np.float32)
+    x[0, 255, 0, 0] = x[0, 254, 1, 2] = 100.0
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    out = sess.run(None, {"input": x})[0]
+    np.testing.assert_array_equal(out, x.argmax(1))
+    assert out[0, 0, 0] == 255 and out[0, 1, 2] == 254
+
+
 def test_fp16_pass_keeps_statistics_fp32() -> None:
     model, _ = _bn_graph()
     unfolded = onnx.shape_inference.infer_shapes(unfold_batchnorm(model, LAYOUT))

@@ -1,22 +1,23 @@
 """Engine cache (keys, sidecars, lookup, locks) and the TensorRT builder's logic, with fakes;
-a real build where TensorRT and a GPU exist (marker `trt`)."""
+a real build where TensorRT and a GPU exist (marker `trt`). The builder's flow against each
+TensorRT version is in test_trt_first_run.py."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-import types
 from dataclasses import replace
 from pathlib import Path
 
-import onnx
 import pytest
 from _export_helpers import tiny_checkpoint
 
 from edgedg_export import trt as trt_build
 from edgedg_export.model_dir import ExportOptions, export_model_dir
+from edgedg_runtime import engine_build
 from edgedg_runtime import engine_cache as cache
+from edgedg_runtime.contract import load_contract
 from edgedg_runtime.errors import EdgeDGError, MissingDependencyError
 
 TARGET = cache.BuildTarget("10.3.0", "Orin", "8.7", "NVIDIA Jetson AGX Orin", "36.4")
@@ -90,28 +91,62 @@ def test_timing_cache_per_tensorrt_and_gpu(tmp_path: Path) -> None:
     assert a != cache.timing_cache_path(tmp_path, replace(TARGET, gpu="Thor"))
 
 
-def _layer(name: str, fmt: str) -> dict:
-    return {"Name": name, "Outputs": [{"Name": name + "_out", "Format/Datatype": fmt}]}
+def _layer(name: str, out: dict, kind: str = "CaskConvolution") -> dict:
+    return {"Name": name, "LayerType": kind, "Outputs": [dict(out, Name=name + "_out")]}
 
 
-def test_precision_check_from_layer_info() -> None:
-    fp16 = {
-        "Layers": [
-            _layer("conv1", "Row major linear FP16 format"),
-            _layer("bn1/stat/mu_f", "Row major linear FP32"),
-        ]
-    }
-    report = trt_build.precision_report(fp16)
-    assert report == {"fp16": 1, "fp32": 1, "stat_fp16": 0, "layers": 2}
-    trt_build.check_precision(report, "fp16", "segment")
+FP16_10 = {"Format/Datatype": "Row major linear FP16 format"}
+FP32_10 = {"Format/Datatype": "Row major linear FP32"}
+FP16_11 = {"Format": "Row major linear FP16 format (kLINEAR)", "DataType": "Half"}
+FP32_11 = {"Format": "Row major linear FP32 format (kLINEAR)", "DataType": "Float"}
+NA = {"Format/Datatype": "N/A due to dynamic shapes"}
+
+
+@pytest.mark.parametrize(("half", "full"), [(FP16_10, FP32_10), (FP16_11, FP32_11)])
+def test_precision_check_reads_both_layer_info_spellings(half, full) -> None:
+    info = {"Layers": [_layer("conv1", half), _layer("bn1/stat/mu_f", full, "Reduce")]}
+    report = engine_build.precision_report(info)
+    assert (report["fp16"], report["fp32"], report["conv_fp16"], report["stat_fp16"]) == (
+        1,
+        1,
+        1,
+        0,
+    )
+    engine_build.check_precision(report, "fp16", "segment")
     with pytest.raises(EdgeDGError, match="asked for FP32"):
-        trt_build.check_precision(report, "fp32", "segment")
-    silent = trt_build.precision_report({"Layers": [_layer("conv1", "Row major linear FP32")]})
-    with pytest.raises(EdgeDGError, match="every layer is FP32"):
-        trt_build.check_precision(silent, "fp16", "segment")
-    leaked = trt_build.precision_report({"Layers": [_layer("bn1/stat/var_f", "Half")]})
+        engine_build.check_precision(report, "fp32", "segment")
+    leaked = engine_build.precision_report({"Layers": [_layer("bn1/stat/var_f", half, "Reduce")]})
     with pytest.raises(EdgeDGError, match="statistic layers ran in FP16"):
-        trt_build.check_precision(leaked, "fp16", "segment")
+        engine_build.check_precision(leaked, "fp16", "segment")
+
+
+def test_reformats_and_fused_layers_are_not_refused_as_fp16_statistics(caplog) -> None:
+    layers = [
+        _layer("conv1", FP16_10),
+        _layer("Reformatting CopyNode for Output Tensor 0 to bn1/stat/mu_f", FP16_10, "Reformat"),
+        _layer("{ForeignNode[bn1/stat/mu_f...conv2]}", FP16_10, "Myelin"),
+    ]
+    report = engine_build.precision_report({"Layers": layers})
+    assert report["stat_fp16"] == 0 and report["stat_fused_fp16"] == 1
+    with caplog.at_level("WARNING"):
+        engine_build.check_precision(report, "fp16", "segment")
+    assert "fused layers that include statistic ops" in caplog.text
+
+
+def test_fp16_segment_convolutions_must_be_fp16_style_may_stay_fp32(caplog) -> None:
+    silent = engine_build.precision_report({"Layers": [_layer("conv1", FP32_10)]})
+    with pytest.raises(EdgeDGError, match="its convolutions are FP32"):
+        engine_build.check_precision(silent, "fp16", "segment")
+    with caplog.at_level("WARNING"):
+        engine_build.check_precision(silent, "fp16", "style")
+    assert "kept this small graph in FP32" in caplog.text
+
+
+def test_layer_info_without_formats_cannot_be_verified() -> None:
+    report = engine_build.precision_report({"Layers": [_layer("conv1", NA)]})
+    assert report["unknown"] == report["layers"] == 1
+    with pytest.raises(EdgeDGError, match="no layer precisions"):
+        engine_build.check_precision(report, "fp32", "segment")
 
 
 @pytest.fixture(scope="module")
@@ -123,99 +158,26 @@ def model_dir(tmp_path_factory) -> Path:
 
 
 def test_profiles_cover_the_dynamic_batch_only(model_dir: Path) -> None:
-    proto = onnx.load(str(model_dir / "segment.onnx"))
-    (profile,) = trt_build.profiles_for(proto, max_batch=4)
+    contract = load_contract(model_dir)
+    (profile,) = cache.profiles_for(contract, "segment")
     assert profile == cache.Profile("image", (1, 32, 64, 3), (1, 32, 64, 3), (4, 32, 64, 3))
+
+
+def test_fp16_graphs_are_listed_in_the_contract(model_dir: Path) -> None:
+    contract = load_contract(model_dir)
+    for name in engine_build.GRAPHS:
+        file = contract.graph(name).variants["fp16"]
+        assert (model_dir / file).is_file() and file in contract.files
+        key, parsed = cache.engine_key(contract, name, "fp16", TARGET, fp16_flag=False)
+        assert parsed == file and key.onnx_sha256 == contract.files[file]
+        key, parsed = cache.engine_key(contract, name, "fp16", TARGET, fp16_flag=True)
+        assert parsed == contract.graph(name).file and key.recipe == "fp16-flag+fp32-stats"
 
 
 def test_missing_tensorrt_says_how_to_install(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "tensorrt", None)
     with pytest.raises(MissingDependencyError, match="system-site-packages"):
-        trt_build.import_tensorrt()
-
-
-class _Obj(types.SimpleNamespace):
-    pass
-
-
-def _fake_tensorrt(calls: list, fp16_flag: bool, half_layers: bool) -> types.ModuleType:
-    """Enough of the tensorrt module for the builder's control flow."""
-    trt = types.ModuleType("tensorrt")
-    trt.__version__ = "10.3.0"
-    trt.float32, trt.float16 = "float32", "float16"
-    flags = {"OBEY_PRECISION_CONSTRAINTS": "obey", **({"FP16": "fp16"} if fp16_flag else {})}
-    trt.BuilderFlag = _Obj(**flags)
-    trt.NetworkDefinitionCreationFlag = _Obj(STRONGLY_TYPED=5)
-    trt.MemoryPoolType = _Obj(WORKSPACE="ws")
-    trt.ProfilingVerbosity = _Obj(DETAILED="detailed")
-    trt.LayerInformationFormat = _Obj(JSON="json")
-    trt.Logger = type("Logger", (), {"WARNING": 2, "__init__": lambda self, level: None})
-    layers = [
-        _Obj(name="conv1", num_outputs=1, precision=None),
-        _Obj(name="bn1/stat/mu_f", num_outputs=1, precision=None),
-    ]
-    for layer in layers:
-        layer.get_output = lambda j: _Obj(dtype="float16")
-        layer.set_output_type = lambda j, t, layer=layer: calls.append(("pin", layer.name, t))
-    network = _Obj(num_layers=2, get_layer=lambda i: layers[i])
-    fmt = "Half" if half_layers else "FP32"
-    info = {"Layers": [_layer("conv1", fmt), _layer("bn1/stat/mu_f", "FP32")]}
-    config = _Obj(
-        set_memory_pool_limit=lambda pool, size: calls.append(("workspace", size)),
-        add_optimization_profile=lambda p: None,
-        set_flag=lambda f: calls.append(("flag", f)),
-        create_timing_cache=lambda data: b"TC",
-        set_timing_cache=lambda c, ignore_mismatch: None,
-        get_timing_cache=lambda: _Obj(serialize=lambda: b"TIMING"),
-    )
-    profile = _Obj(set_shape=lambda *a: calls.append(("profile", a)))
-    trt.Builder = lambda logger: _Obj(
-        create_network=lambda flags: calls.append(("network", flags)) or network,
-        create_builder_config=lambda: config,
-        create_optimization_profile=lambda: profile,
-        build_serialized_network=lambda n, c: calls.append(("build",)) or b"ENGINE",
-    )
-    trt.OnnxParser = lambda network, logger: _Obj(parse=lambda data: True, num_errors=0)
-    engine = _Obj(
-        create_engine_inspector=lambda: _Obj(get_engine_information=lambda f: json.dumps(info))
-    )
-    trt.Runtime = lambda logger: _Obj(deserialize_cuda_engine=lambda plan: engine)
-    return trt
-
-
-@pytest.mark.parametrize("fp16_flag", [True, False])
-def test_engine_build_flow_with_fake_tensorrt(model_dir: Path, monkeypatch, fp16_flag) -> None:
-    calls: list = []
-    monkeypatch.setitem(sys.modules, "tensorrt", _fake_tensorrt(calls, fp16_flag, True))
-    monkeypatch.setattr(trt_build, "gpu_identity", lambda: ("FakeGPU", "8.9"))
-    engine_dir = model_dir / f"engines-{fp16_flag}"
-    path = trt_build.engine_from_onnx(model_dir / "segment.onnx", engine_dir, "fp16", 4, 256)
-    assert (
-        path.read_bytes() == b"ENGINE" and ("build",) in calls and ("workspace", 256 << 20) in calls
-    )
-    sidecar = json.loads(path.with_suffix(".json").read_text())
-    assert sidecar["key"]["recipe"] == (
-        "fp16-flag+fp32-stats" if fp16_flag else "fp16-onnx+fp32-stats"
-    )
-    assert sidecar["layers"]["fp16"] == 1 and sidecar["layers"]["stat_fp16"] == 0
-    if fp16_flag:  # statistics pinned, FP16 flag set
-        assert ("flag", "fp16") in calls and ("pin", "bn1/stat/mu_f", "float32") in calls
-    else:  # strongly typed network from the FP16 ONNX
-        assert ("network", 1 << 5) in calls
-    assert list(engine_dir.glob("timing-*.cache"))[0].read_bytes() == b"TIMING"
-    calls.clear()
-    assert (
-        trt_build.engine_from_onnx(model_dir / "segment.onnx", engine_dir, "fp16", 4, 256) == path
-    )
-    assert ("build",) not in calls  # cached
-
-
-def test_engine_build_fails_loudly_on_silent_fp32(model_dir: Path, monkeypatch) -> None:
-    monkeypatch.setitem(sys.modules, "tensorrt", _fake_tensorrt([], True, half_layers=False))
-    monkeypatch.setattr(trt_build, "gpu_identity", lambda: ("FakeGPU", "8.9"))
-    with pytest.raises(EdgeDGError, match="every layer is FP32"):
-        trt_build.engine_from_onnx(model_dir / "plain.onnx", model_dir / "engines-x", "fp16")
-    assert not list((model_dir / "engines-x").glob("*.engine"))
+        engine_build.import_tensorrt()
 
 
 @pytest.mark.trt
@@ -232,3 +194,9 @@ def test_gpu_names_are_normalised() -> None:
     assert cache.BuildTarget("10.3.0", "Orin\x00\x00", "8.7") == cache.BuildTarget(
         "10.3.0", "Orin", "8.7"
     )
+
+
+def test_runtime_and_export_agree_on_the_statistic_mark() -> None:
+    from edgedg_export.passes.unfold_batchnorm import STAT_MARK
+
+    assert engine_build.STAT_MARK == STAT_MARK

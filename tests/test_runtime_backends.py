@@ -266,35 +266,20 @@ def test_trt_engine_that_does_not_load_says_who_built_it(monkeypatch, tmp_path):
         trtmod.TrtBackend(str(engine_file)).open()
 
 
-def test_trt_onnx_path_uses_the_engine_cache(monkeypatch, tmp_path):
-    """An ONNX path finds its engine in engines/ by ONNX sha256 + this target; with no engine
-    for this target and no exporter, the error says what to do."""
-    import sys
-
-    from edgedg_runtime import engine_cache
-    from edgedg_runtime.contract import sha256_file
-
+def test_trt_backend_runs_engines_only(tmp_path):
+    """The runner builds nothing: an ONNX path is refused, naming the loader to use."""
     onnx_path = write_double_graph(str(tmp_path / "segment.onnx"))
-    here = engine_cache.BuildTarget("10.3.0", "Orin", "8.7", "Jetson AGX Orin", "36.4")
-    elsewhere = engine_cache.BuildTarget("10.3.0", "RTX 4090", "8.9")
-    loaded = []
-    monkeypatch.setattr(trtmod, "require", lambda *a: types.SimpleNamespace())
-    monkeypatch.setattr(trtmod, "cuda_runtime", lambda: FAKE_CUDA)
-    monkeypatch.setattr(trtmod, "build_target", lambda trt, cudart: here)
-    monkeypatch.setattr(
-        trtmod, "_deserialize", lambda trt, path: loaded.append(path) or FakeEngine()
-    )
-
-    def key(target):
-        profile = engine_cache.Profile("image", (1, 4, 6, 3), (1, 4, 6, 3), (4, 4, 6, 3))
-        return engine_cache.EngineKey(sha256_file(onnx_path), "fp32", "fp32", (profile,), target)
-
-    engines = tmp_path / "engines"
-    engine_cache.write_entry(engines, "segment", key(elsewhere), b"desktop plan", {})
-    monkeypatch.setitem(sys.modules, "edgedg_export.trt", None)  # no exporter on this machine
-    with pytest.raises(EdgeDGError, match="export extra"):
+    with pytest.raises(ContractError, match="engine_for"):
         trtmod.TrtBackend(onnx_path).open()
-    entry = engine_cache.write_entry(engines, "segment", key(here), b"orin plan", {})
-    with trtmod.TrtBackend(onnx_path) as backend:
-        assert backend.inputs[0].name == "image"
-    assert loaded == [str(entry.engine)]
+
+
+def test_ort_says_when_cuda_was_asked_for_but_cpu_runs(monkeypatch, double_onnx, caplog):
+    """onnxruntime-gpu lists the CUDA provider, but a session that cannot load it (no CUDA or
+    cuDNN libraries) runs on the CPU: the backend says so, and `provider` is the one that runs."""
+    import onnxruntime
+
+    available = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: available)
+    with caplog.at_level("WARNING"), OrtBackend(double_onnx, threads=1) as backend:
+        assert backend.provider == "CPUExecutionProvider"
+    assert "CUDA execution provider did not load" in caplog.text

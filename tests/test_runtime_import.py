@@ -39,8 +39,8 @@ def test_runtime_sources_parse_as_python38():
     import edgedg_runtime
 
     root = Path(edgedg_runtime.__file__).parent
-    mine = ["segmenter.py", "sources.py", "visualize.py", "stream.py", "benchmark.py"]
-    files = [root / f for f in mine] + sorted((root / "backends").glob("*.py"))
+    files = sorted(root.rglob("*.py"))
+    assert len(files) > 10
     for path in files:
         ast.parse(path.read_text(), filename=str(path), feature_version=(3, 8))
 
@@ -76,3 +76,57 @@ def test_collecting_the_runtime_tests_imports_no_torch_or_edgedg():
     )
     assert out.returncode == 0, out.stdout[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "LOADED="
+
+
+FORBIDDEN = ("edgedg", "edgedg_export", "torch", "onnx", "onnx_graphsurgeon")
+
+
+def _imported_modules(tree) -> list:
+    import ast
+
+    names = []
+    for node in ast.walk(tree):  # every import, at module level or inside a function
+        if isinstance(node, ast.Import):
+            names += [(a.name, node.lineno) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.append((node.module, node.lineno))
+    return names
+
+
+def test_no_runtime_file_imports_training_or_export_packages():
+    """Nothing under runtime/ imports edgedg, edgedg_export, torch, onnx or graphsurgeon, not
+    even inside a function (which the subprocess import test above cannot see)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "runtime"
+    files = sorted(root.rglob("*.py"))
+    assert len(files) > 10
+    bad = []
+    for path in files:
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for name, line in _imported_modules(tree):
+            if name.split(".")[0] in FORBIDDEN:
+                bad.append(f"{path.relative_to(root)}:{line} imports {name}")
+    assert bad == []
+
+
+def test_engine_builder_imports_without_tensorrt_and_says_what_to_install(monkeypatch, tmp_path):
+    """Where only the runtime's extras are installed the builder module imports (no onnx, no
+    export package); asking it for an engine without TensorRT is a MissingDependencyError."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    from edgedg_runtime import engine_build
+    from edgedg_runtime.errors import MissingDependencyError
+
+    code = "import sys, edgedg_runtime.engine_build\nprint('onnx' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    assets = Path(__file__).resolve().parent / "assets" / "tiny_model"
+    model = tmp_path / "model"
+    shutil.copytree(assets, model)
+    monkeypatch.setitem(sys.modules, "tensorrt", None)
+    with pytest.raises(MissingDependencyError, match="python3-libnvinfer"):
+        engine_build.engine_for(model, "fp16", "segment")

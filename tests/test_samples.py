@@ -64,7 +64,12 @@ def _dry_run(script: Path, tmp_path: Path, *args: str) -> list[str]:
     return [line for line in proc.stdout.splitlines() if line.strip()]
 
 
-@pytest.mark.parametrize("script", _scripts(), ids=lambda p: p.parent.name)
+def _dry_run_scripts() -> list[Path]:
+    # device_check.sh runs for real below: it has no dry run
+    return [s for s in _scripts() if s.name != "device_check.sh"]
+
+
+@pytest.mark.parametrize("script", _dry_run_scripts(), ids=lambda p: p.parent.name)
 def test_shell_sample_commands_parse(script: Path, tmp_path: Path):
     args = ("all",) if script.parent.name == "stream_cameras" else ()
     lines = _dry_run(script, tmp_path, *args)
@@ -83,6 +88,33 @@ def test_shell_sample_commands_parse(script: Path, tmp_path: Path):
         "ablation": {"edgedg ablation"},
     }[script.parent.name]
     assert set(verbs) == expected
+
+
+@pytest.mark.slow
+def test_device_check_runs_everything_it_can_and_reports_every_step(tmp_path: Path):
+    """On this CPU machine: the TensorRT and CUDA steps are skipped with their reason, every
+    other step runs, and report.json lists them all (tiny model, 20 frames)."""
+    out = tmp_path / "report"
+    env = dict(
+        tool_env(), PYTHON=sys.executable, BACKBONE="tiny", IMGSZ="64x128", FRAMES="20",
+        BENCH_FRAMES="3",
+    )  # fmt: skip
+    script = SAMPLES / "export_trt" / "device_check.sh"
+    proc = subprocess.run(["bash", str(script), str(out)], env=env, capture_output=True, text=True)
+    report = json.loads((out / "report.json").read_text())
+    status = {s["step"]: s["status"] for s in report["steps"]}
+    assert proc.returncode == (1 if report["failed"] else 0)
+    ran = ["doctor", "checkpoint", "synth_video", "export_fp32", "export_fp16",
+           "check_trt_static", "check_parity", "bench_ort", "stream"]  # fmt: skip
+    assert all(status[s] == "ok" for s in ran), report["steps"]
+    import importlib.util
+
+    if importlib.util.find_spec("tensorrt") is None:
+        assert status["engine_fp16"] == status["bench_trt_fp16"] == "skipped"
+        skipped = [s for s in report["steps"] if s["step"] == "bench_trt_fp16"][0]
+        assert "tensorrt is not importable" in skipped["reason"]
+    assert "20 frames, 0 bad" in " ".join(report["stream"]["summary"])
+    assert "ONNX Runtime (" in report["bench"]["ort"]["backend"]  # the provider that ran
 
 
 def test_train_real_uses_torchrun_for_several_gpus(tmp_path: Path):

@@ -29,7 +29,7 @@ def _imgsz(value: str | None) -> tuple[int, int] | None:
     type=click.Choice(["uint8", "float"]),
     default="uint8",
     show_default=True,
-    help="Image input dtype; float (and int32 labels) for TensorRT before 8.6.",
+    help="Image input dtype; float: float32 image (0..255) and int32 labels.",
 )
 @click.option("--simplify", is_flag=True, help="Run onnxsim (kept only if the I/O is intact).")
 @click.option("--trt", is_flag=True, help="Also build TensorRT engines into MODEL_DIR/engines.")
@@ -43,6 +43,14 @@ def _imgsz(value: str | None) -> tuple[int, int] | None:
 @click.option("--half", is_flag=True, help="Alias of --precision fp16.")
 @click.option("--workspace", type=int, help="TensorRT builder workspace limit in MiB.")
 @click.option("--timing-cache", type=click.Path(dir_okay=False), help="TensorRT timing cache.")
+@click.option(
+    "--trt-version",
+    "trt_versions",
+    default="all",
+    show_default=True,
+    help="Warn when a graph would not parse on these TensorRT versions (comma list of "
+    "8.5, 8.6, 10.3, 10, 11, or all: every JetPack's).",
+)
 def cli(
     checkpoint,
     out,
@@ -57,11 +65,14 @@ def cli(
     half,
     workspace,
     timing_cache,
+    trt_versions,
 ) -> None:
     """Export CHECKPOINT to MODEL_DIR: style/segment/plain ONNX, contract.json, source stats."""
     from edgedg_export.model_dir import ExportOptions, export_model_dir
     from edgedg_export.trt import EngineOptions
+    from edgedg_export.trt_check import check_model_dir, versions_for
 
+    versions = versions_for(trt_versions)  # a bad name fails before the export
     options = ExportOptions(_imgsz(imgsz), opset, logits, max_batch, io, None, simplify)
     engines = EngineOptions("fp16" if half else precision, workspace, timing_cache) if trt else None
     contract = export_model_dir(checkpoint, out, options, engines=engines)
@@ -72,3 +83,7 @@ def cli(
         f"S = {contract.stat_layout.total}, input {contract.input.height}x"
         f"{contract.input.width} {contract.input.dtype}"
     )
+    for row in check_model_dir(out, versions):
+        if not row.ok:
+            problems = "; ".join(f"{f.problem} -> {f.fix}" for f in row.findings)
+            click.echo(f"warning: TensorRT {row.version} would not parse {row.graph}: {problems}")

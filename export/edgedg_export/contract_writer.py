@@ -39,9 +39,12 @@ def tensor_infos(values: Any) -> tuple[TensorInfo, ...]:
     return tuple(infos)
 
 
-def graph_info(file: str, proto: onnx.ModelProto) -> GraphInfo:
-    """The contract entry of one graph file."""
-    return GraphInfo(file, tensor_infos(proto.graph.input), tensor_infos(proto.graph.output))
+def graph_info(
+    file: str, proto: onnx.ModelProto, variants: Mapping[str, str] | None = None
+) -> GraphInfo:
+    """The contract entry of one graph file and its export-time variants (name -> file)."""
+    inputs, outputs = tensor_infos(proto.graph.input), tensor_infos(proto.graph.output)
+    return GraphInfo(file, inputs, outputs, dict(variants or {}))
 
 
 def classes_of(meta: Mapping[str, Any], num_classes: int) -> tuple[ClassInfo, ...]:

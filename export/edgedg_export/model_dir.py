@@ -33,6 +33,7 @@ from edgedg_export.onnx_export import (
     segment_onnx,
     style_onnx,
 )
+from edgedg_export.passes.fp16 import fp16_except_statistics
 from edgedg_export.trt import EngineOptions, build_engines, import_tensorrt
 from edgedg_runtime.contract import (
     CONTRACT_FILE,
@@ -52,7 +53,7 @@ GRAPH_FILES = {"style": "style.onnx", "segment": "segment.onnx", "plain": "plain
 @dataclass(frozen=True)
 class ExportOptions:
     """`edgedg export` options. ``imgsz`` None: the checkpoint's meta["imgsz"]. ``labels_dtype``
-    None: uint8 with uint8 image I/O, int32 with float I/O (TensorRT before 8.6)."""
+    None: uint8 with uint8 image I/O (int32 above 256 classes), int32 with float I/O."""
 
     imgsz: tuple[int, int] | None = None
     opset: int = DEFAULT_OPSET
@@ -61,6 +62,7 @@ class ExportOptions:
     io: str = "uint8"
     labels_dtype: str | None = None
     simplify: bool = False
+    fp16_graphs: bool = True  # <graph>.fp16.onnx for TensorRT 11's strongly typed FP16 builds
 
 
 def export_model_dir(
@@ -157,21 +159,27 @@ def _write(
     }
     if options.simplify:
         protos = {k: simplified(p) for k, p in protos.items()}
+    variants = {name: {} for name in protos}
     for name, proto in protos.items():
         bad = unsupported_ops(proto)
         if bad:
             log.warning("%s uses ops TensorRT 8.5 cannot parse: %s", name, ", ".join(bad))
         onnx.save(proto, str(root / GRAPH_FILES[name]))
+        if options.fp16_graphs:  # made here: the runtime builds engines without onnx
+            file = GRAPH_FILES[name].replace(".onnx", ".fp16.onnx")
+            onnx.save(fp16_except_statistics(proto), str(root / file))
+            variants[name]["fp16"] = file
     layout = stat_layout(model)
     stats = source_stats(model).detach().cpu().numpy().astype(np.float32)
     first_layer, first = norm_layers(model)[0]
     style = stats[:, : first.num_features]
     np.savez(root / SOURCE_STATS_FILE, stats=stats, style=style)
-    files = {f: sha256_file(root / f) for f in [*GRAPH_FILES.values(), SOURCE_STATS_FILE]}
+    extra = [f for v in variants.values() for f in v.values()]
+    files = {f: sha256_file(root / f) for f in [*GRAPH_FILES.values(), *extra, SOURCE_STATS_FILE]}
     contract = contract_writer.build_contract(
         meta,
         layout,
-        {k: contract_writer.graph_info(GRAPH_FILES[k], p) for k, p in protos.items()},
+        {k: contract_writer.graph_info(GRAPH_FILES[k], p, variants[k]) for k, p in protos.items()},
         InputSpec(opts.height, opts.width, "uint8" if opts.io == "uint8" else "float32"),
         opts.labels_dtype,
         options.max_batch,

@@ -95,11 +95,14 @@ class TensorInfo:
 
 @dataclass(frozen=True)
 class GraphInfo:
-    """One ONNX graph of the directory: its file name and typed I/O."""
+    """One ONNX graph of the directory: its file name and typed I/O. ``variants`` maps a
+    variant name to the file of a graph made from this one at export time for an engine build
+    (``fp16``: the FP16-typed graph, statistics FP32, that strongly typed TensorRT parses)."""
 
     file: str
     inputs: tuple[TensorInfo, ...]
     outputs: tuple[TensorInfo, ...]
+    variants: dict = field(default_factory=dict)
 
     def input(self, name: str) -> TensorInfo:
         return _named(self.inputs, name, f"{self.file} input")
@@ -108,11 +111,14 @@ class GraphInfo:
         return _named(self.outputs, name, f"{self.file} output")
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "file": self.file,
             "inputs": [t.to_json() for t in self.inputs],
             "outputs": [t.to_json() for t in self.outputs],
         }
+        if self.variants:
+            data["variants"] = dict(self.variants)
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> GraphInfo:
@@ -120,6 +126,7 @@ class GraphInfo:
             str(data["file"]),
             tuple(TensorInfo.from_json(t) for t in data["inputs"]),
             tuple(TensorInfo.from_json(t) for t in data["outputs"]),
+            {str(k): str(v) for k, v in data.get("variants", {}).items()},
         )
 
 
@@ -282,8 +289,9 @@ def _check_consistency(c: Contract) -> None:
     if missing:
         problems.append(f"graphs {missing} are missing")
     for name, graph in c.graphs.items():
-        if graph.file not in c.files:
-            problems.append(f"graph '{name}' file {graph.file} has no sha256 in 'files'")
+        for file in (graph.file, *graph.variants.values()):
+            if file not in c.files:
+                problems.append(f"graph '{name}' file {file} has no sha256 in 'files'")
     problems += [f"file {f!r} points outside the model directory" for f in c.files if _escapes(f)]
     if SOURCE_STATS_FILE not in c.files:
         problems.append(f"{SOURCE_STATS_FILE} has no sha256 in 'files'")

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from edgedg_runtime import platform as board
-from edgedg_runtime.contract import SCHEMA_VERSION
-from edgedg_runtime.errors import EdgeDGError
+from edgedg_runtime.contract import SCHEMA_VERSION, Contract
+from edgedg_runtime.errors import ContractError, EdgeDGError
 from edgedg_runtime.fileio import write_atomic
 
 ENGINE_SCHEMA = 1
@@ -116,6 +116,52 @@ class EngineKey:
     def digest(self) -> str:
         canon = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canon.encode()).hexdigest()
+
+
+def profiles_for(contract: Contract, graph: str, opt_batch: int = 1) -> tuple[Profile, ...]:
+    """One profile per input with a symbolic batch dim ("N"): N in 1..contract.max_batch."""
+    top = contract.max_batch
+    profiles = []
+    for t in contract.graph(graph).inputs:
+        if all(isinstance(d, int) for d in t.shape):
+            continue  # static inputs (norm_prior) need no profile
+        fixed = tuple(int(d) for d in t.shape[1:])
+        profiles.append(
+            Profile(t.name, (1,) + fixed, (min(opt_batch, top),) + fixed, (top,) + fixed)
+        )
+    return tuple(profiles)
+
+
+def engine_key(
+    contract: Contract, graph: str, precision: str, target: BuildTarget, fp16_flag: bool
+) -> tuple[EngineKey, str]:
+    """THE cache key of an engine, and the model-directory file its build parses. The exporter
+    and the runtime both call this, so an engine built by one is found by the other.
+
+    ``fp16_flag``: this TensorRT has ``BuilderFlag.FP16`` (<= 10). Without it (11), FP16 means
+    parsing the FP16-typed graph that export stored beside the original (variant ``fp16``)."""
+    if precision not in PRECISIONS:
+        raise EdgeDGError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    info = contract.graph(graph)
+    file, recipe, strongly_typed = info.file, "fp32", False
+    if precision == "fp16" and fp16_flag:
+        recipe = "fp16-flag+fp32-stats"
+    elif precision == "fp16":
+        if "fp16" not in info.variants:
+            raise ContractError(
+                f"TensorRT {target.tensorrt} builds FP16 only from an FP16-typed graph, and this "
+                f"model directory has none for '{graph}': re-export it with this edgedg"
+            )
+        file, recipe, strongly_typed = info.variants["fp16"], "fp16-onnx+fp32-stats", True
+    key = EngineKey(
+        contract.files[file],
+        precision,
+        recipe,
+        profiles_for(contract, graph),
+        target,
+        {"strongly_typed": strongly_typed},
+    )
+    return key, file
 
 
 @dataclass(frozen=True)

@@ -136,7 +136,12 @@ class Segmenter:
         self.adapter = Adapter(self.norm, self.source, m, bank_size or 128, source_weight, bank)
 
     def _open_graph(self, name: str, threads: int | None) -> Backend:
-        path = os.path.join(self.model_dir, self.contract.graph(name).file)
+        if self.backend_kind == "trt":  # the engine of this graph, found or built (cached)
+            from edgedg_runtime.engine_build import engine_for
+
+            path = str(engine_for(self.model_dir, None, name))
+        else:
+            path = os.path.join(self.model_dir, self.contract.graph(name).file)
         self._backends[name] = create_backend(path, self.backend_kind, threads).open()
         self._check_shapes(self._backends[name])
         return self._backends[name]

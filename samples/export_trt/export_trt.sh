@@ -17,7 +17,7 @@ MODEL=${MODEL:-model}            # the model directory to write
 PRECISION=${PRECISION:-fp16}     # fp16: statistics stay FP32, the build checks what it got
 IMGSZ=${IMGSZ:-}                 # HxW; default: the checkpoint's training size
 WORKSPACE=${WORKSPACE:-2048}     # MiB; lower it when a small Jetson runs out of memory
-IO=${IO:-uint8}                  # float for TensorRT < 8.6 (JetPack 5): float image, int32 labels
+IO=${IO:-uint8}                  # uint8 parses on every JetPack; float: float image, int32 labels
 
 run() {
     if [[ -n "${DRY_RUN:-}" ]]; then printf '%q ' "$@"; echo; else "$@"; fi
@@ -34,7 +34,7 @@ run edgedg export "$CHECKPOINT" --out "$MODEL" --trt --precision "$PRECISION" \
     --workspace "$WORKSPACE" --timing-cache "$MODEL.timing-cache" --io "$IO" "${size[@]}"
 
 # 2. The exported ONNX graphs against the PyTorch reference, every mode (labels >= 99.9 %).
-run edgedg check "$MODEL" "$CHECKPOINT"
+run edgedg check "$MODEL" "$CHECKPOINT" --trt all
 
 # 3. Latency per mode on TensorRT, ratios to plain (the sib / plain ratio is the bank's cost).
 run edgedg bench "$MODEL" --backend trt --frames 200 --warmup 20 --json "$MODEL.bench_trt.json"

@@ -33,8 +33,9 @@ def resolve_kind(kind: str = "auto") -> str:
 def create_backend(path: str, kind: str = "auto", threads: int = None, **options) -> Backend:
     """A backend (not yet open) for the graph or engine at ``path``.
 
-    ``threads``: ONNX Runtime intra-op threads (ignored by TensorRT). ``options`` go to the
-    backend class (``providers`` for ONNX Runtime; ``onnx``, ``cache_dir`` for TensorRT).
+    ``path``: an ONNX graph for ONNX Runtime, an engine file for TensorRT (see
+    ``engine_build.engine_for``). ``threads``: ONNX Runtime intra-op threads (ignored by
+    TensorRT). ``options`` go to the backend class (``providers`` for ONNX Runtime).
     """
     kind = resolve_kind(kind)
     if kind == "trt":

@@ -91,7 +91,15 @@ class OrtBackend(Backend):
             self._session = ort.InferenceSession(self.path, options, providers=providers)
         except Exception as exc:  # ORT raises its own classes for unreadable or invalid models
             raise ContractError(f"ONNX Runtime cannot load {self.path}: {exc}") from exc
-        log.info("ONNX Runtime %s on %s", self.path, self._session.get_providers()[0])
+        running = self._session.get_providers()[0]
+        log.info("ONNX Runtime %s on %s", self.path, running)
+        if "CUDAExecutionProvider" in providers and running != "CUDAExecutionProvider":
+            log.warning(
+                "the CUDA execution provider did not load for %s; running on %s (check the "
+                "CUDA / cuDNN libraries onnxruntime-gpu needs: `edgedg doctor`)",
+                self.path,
+                running,
+            )
         self._output_names = [o.name for o in self._session.get_outputs()]
         return _specs(self._session.get_inputs()), _specs(self._session.get_outputs())
 

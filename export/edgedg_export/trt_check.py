@@ -1,0 +1,199 @@
+"""Will TensorRT X parse this graph? A static check per TensorRT version, without TensorRT.
+
+Each supported version has a data file in ``trt_versions/`` derived from onnx-tensorrt's
+``docs/operators.md`` of that release (cited in the file's ``source``): the parser's opset range,
+the operators it supports and the restrictions that can be read off a graph (inputs that must be
+initializers, input types, attribute values), the data types allowed at the network's inputs and
+outputs, INT64 handling, and the types a Cast to UINT8 may read. The check adds the rule of our
+engine profiles: only the batch dimension of an input may be dynamic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import onnx
+from onnx import helper
+
+from edgedg_runtime.contract import load_contract
+from edgedg_runtime.errors import EdgeDGError
+
+VERSIONS = ("8.5", "8.6", "10.3", "10", "11")  # every JetPack's TensorRT (reference table)
+_FIX_OPSET = "export with --opset {max} or lower"
+_FIX_OPS = "export with the default --opset and without --simplify"
+_FIX_CAST = "re-export with this edgedg (uint8 labels go ArgMax -> FLOAT -> UINT8)"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing TensorRT ``version`` would refuse in ``graph``, and the export option that
+    avoids it."""
+
+    version: str
+    graph: str
+    problem: str
+    fix: str
+
+
+@dataclass
+class Row:
+    """The verdict for one graph file on one TensorRT version."""
+
+    version: str
+    graph: str
+    findings: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+def versions_for(spec: str | tuple | list) -> tuple[str, ...]:
+    """``"all"`` or version names (a comma list or a sequence) -> known version names."""
+    names = spec.split(",") if isinstance(spec, str) else list(spec)
+    if "all" in names:
+        return VERSIONS
+    bad = [n for n in names if n not in VERSIONS]
+    if bad:
+        raise EdgeDGError(f"unknown TensorRT version {bad}: choose from {', '.join(VERSIONS)}, all")
+    return tuple(dict.fromkeys(names))
+
+
+def rules_for(version: str) -> dict:
+    """The rules of one TensorRT version (``trt_versions/<version>.json``)."""
+    folder = resources.files("edgedg_export").joinpath("trt_versions")
+    return json.loads(folder.joinpath(f"{version}.json").read_text(encoding="utf-8"))
+
+
+def check_graph(model: onnx.ModelProto, version: str, graph: str = "graph") -> list[Finding]:
+    """Everything TensorRT ``version``'s ONNX parser would refuse in ``model``."""
+    rules = rules_for(version)
+    model = onnx.shape_inference.infer_shapes(model)
+    types = _types(model)
+    constants = _constants(model)
+    found = []
+
+    def add(problem: str, fix: str) -> None:
+        found.append(Finding(version, graph, problem, fix))
+
+    opset = _opset(model)
+    lo, hi = rules["opset"]
+    if not lo <= opset <= hi:
+        add(f"opset {opset} is outside the parser's {lo}..{hi}", _FIX_OPSET.format(max=hi))
+    _check_io(model, rules, add)
+    ops, restrictions = set(rules["ops"]), rules["restrictions"]
+    for node in model.graph.node:
+        name = f"{node.op_type} '{node.name}'"
+        if node.domain not in ("", "ai.onnx") or node.op_type not in ops:
+            add(f"{name} is not supported", _FIX_OPS)
+            continue
+        rule = restrictions.get(node.op_type, {})
+        for problem in _restriction_problems(node, rule, types, constants):
+            add(f"{name}: {problem}", _FIX_OPS)
+        if node.op_type == "Cast":
+            _check_cast(node, rules, types, add)
+    return found
+
+
+def _check_io(model: onnx.ModelProto, rules: dict, add) -> None:
+    n_inputs = len(model.graph.input)
+    for k, value in enumerate([*model.graph.input, *model.graph.output]):
+        tensor = value.type.tensor_type
+        dtype = helper.tensor_dtype_to_np_dtype(tensor.elem_type).name
+        if dtype == "int64" and rules["int64"] == "cast-down":
+            add(f"I/O tensor '{value.name}' is int64 (this parser casts INT64 down)", _FIX_OPS)
+        elif dtype not in rules["io_dtypes"]:
+            fix = "--io float" if value.name == "image" else _FIX_OPS
+            add(f"I/O tensor '{value.name}' is {dtype}", fix)
+        dims = list(tensor.shape.dim)
+        if k < n_inputs and any(not d.HasField("dim_value") for d in dims[1:]):
+            add(f"input '{value.name}' has a dynamic dimension other than the batch", "--imgsz HxW")
+
+
+def _check_cast(node: onnx.NodeProto, rules: dict, types: dict, add) -> None:
+    to = next(a.i for a in node.attribute if a.name == "to")
+    if to != onnx.TensorProto.UINT8:
+        return
+    source = types.get(node.input[0], "unknown")
+    if source not in rules["cast_to_uint8_from"]:
+        add(f"Cast '{node.name}' {source.upper()} -> UINT8 (only from FLOAT/HALF)", _FIX_CAST)
+
+
+def _restriction_problems(node, rule: dict, types: dict, constants: set) -> list[str]:
+    problems = []
+    for i in rule.get("constant_inputs", []):
+        if i < len(node.input) and node.input[i] and node.input[i] not in constants:
+            problems.append(rule.get("why", f"input {i} must be an initializer"))
+    allowed = rule.get("input_types")
+    if allowed and types.get(node.input[0]) not in allowed:
+        problems.append(f"input is {types.get(node.input[0])}: {rule.get('why')}")
+    for attr, values in rule.get("attributes", {}).items():
+        for a in node.attribute:
+            if a.name == attr and helper.get_attribute_value(a).decode() not in values:
+                problems.append(f"{attr}={helper.get_attribute_value(a).decode()} unsupported")
+    return problems
+
+
+def _opset(model: onnx.ModelProto) -> int:
+    return next(int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx"))
+
+
+def _types(model: onnx.ModelProto) -> dict:
+    """Tensor name -> numpy dtype name, as TensorRT sees it (ArgMax yields INT32 inside it)."""
+    values = [*model.graph.input, *model.graph.output, *model.graph.value_info]
+    found = {
+        v.name: helper.tensor_dtype_to_np_dtype(v.type.tensor_type.elem_type).name
+        for v in values
+        if v.type.tensor_type.elem_type
+    }
+    for t in model.graph.initializer:
+        found[t.name] = helper.tensor_dtype_to_np_dtype(t.data_type).name
+    for node in model.graph.node:
+        if node.op_type in ("ArgMax", "ArgMin"):
+            found.update({o: "int32" for o in node.output})
+    return found
+
+
+def _constants(model: onnx.ModelProto) -> set:
+    names = {t.name for t in model.graph.initializer}
+    for node in model.graph.node:  # Constant nodes, and Identity of a constant
+        if node.op_type == "Constant" or (node.op_type == "Identity" and node.input[0] in names):
+            names.update(node.output)
+    return names
+
+
+def check_model_dir(model_dir: str | os.PathLike, versions: tuple = VERSIONS) -> list[Row]:
+    """One row per graph file and version; FP16-typed variants only for versions that parse
+    them (TensorRT 11)."""
+    model_dir = Path(model_dir)
+    contract = load_contract(model_dir)
+    rows = []
+    for version in versions:
+        rules = rules_for(version)
+        for info in contract.graphs.values():
+            files = [info.file]
+            if rules["fp16_graph"] and "fp16" in info.variants:
+                files.append(info.variants["fp16"])
+            for file in files:
+                model = onnx.load(str(model_dir / file), load_external_data=False)
+                rows.append(Row(version, file, check_graph(model, version, file)))
+    return rows
+
+
+def format_rows(rows: list[Row]) -> str:
+    """One line per graph and version: ok, or what fails and the export option that fixes it."""
+    lines = []
+    for row in rows:
+        head = f"{'ok  ' if row.ok else 'FAIL'} TensorRT {row.version:<5} {row.graph}"
+        if row.ok:
+            lines.append(head)
+            continue
+        fixes = sorted({f.fix for f in row.findings})
+        problems = "; ".join(f.problem for f in row.findings[:4])
+        more = f" (+{len(row.findings) - 4} more)" if len(row.findings) > 4 else ""
+        lines.append(f"{head}: {problems}{more} -> {'; '.join(fixes)}")
+    return "\n".join(lines)

@@ -1,0 +1,76 @@
+"""`edgedg check --trt`: each graph against each TensorRT version's parser, without TensorRT."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+import pytest
+from _export_helpers import tiny_checkpoint
+from click.testing import CliRunner
+from onnx import TensorProto, helper
+
+from edgedg.cli import cli
+from edgedg_export import trt_check
+
+ASSETS = Path(__file__).resolve().parent / "assets" / "tiny_model"
+
+
+def _int32_to_uint8_graph() -> onnx.ModelProto:
+    """image float [N, 4] -> ArgMax (INT64 in ONNX, INT32 inside TensorRT) -> Cast UINT8."""
+    nodes = [
+        helper.make_node("ArgMax", ["x"], ["idx"], name="argmax", axis=1, keepdims=0),
+        helper.make_node("Cast", ["idx"], ["i32"], name="to_int32", to=TensorProto.INT32),
+        helper.make_node("Cast", ["i32"], ["labels"], name="to_uint8", to=TensorProto.UINT8),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("labels", TensorProto.UINT8, ["N"])],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize("version", ["8.5", "8.6"])
+def test_int32_to_uint8_cast_fails_on_8_5_and_8_6(version) -> None:
+    findings = trt_check.check_graph(_int32_to_uint8_graph(), version, "hand.onnx")
+    assert [f.problem for f in findings] == [
+        "Cast 'to_uint8' INT32 -> UINT8 (only from FLOAT/HALF)"
+    ]
+    assert "ArgMax -> FLOAT -> UINT8" in findings[0].fix
+
+
+def test_committed_tiny_model_passes_every_version() -> None:
+    rows = trt_check.check_model_dir(ASSETS, trt_check.VERSIONS)
+    assert len(rows) == 3 * 5 + 3 and all(r.ok for r in rows), trt_check.format_rows(rows)
+
+
+def test_opset_unknown_ops_and_dynamic_sizes_are_reported() -> None:
+    model = _int32_to_uint8_graph()
+    model.opset_import[0].version = 18
+    model.graph.node.append(helper.make_node("Unique", ["x"], ["u"], name="uniq"))
+    model.graph.input[0].type.tensor_type.shape.dim[1].dim_param = "C"
+    problems = [f.problem for f in trt_check.check_graph(model, "8.5")]
+    assert "opset 18 is outside the parser's 1..17" in problems
+    assert "Unique 'uniq' is not supported" in problems
+    assert "input 'x' has a dynamic dimension other than the batch" in problems
+    assert not any("opset" in p for p in [f.problem for f in trt_check.check_graph(model, "10")])
+
+
+def test_cli_check_trt_prints_a_line_per_graph_and_fails_non_zero(tmp_path) -> None:
+    result = CliRunner().invoke(cli, ["check", str(ASSETS), "--trt", "8.5", "--trt", "11"])
+    assert result.exit_code == 0, result.output
+    assert len([line for line in result.output.splitlines() if "TensorRT" in line]) == 3 + 6 + 1
+    bad = tmp_path / "bad"
+    ckpt = tiny_checkpoint(tmp_path / "tiny.pt")
+    args = ["export", str(ckpt), "--out", str(bad), "--opset", "18", "--trt-version", "8.5"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "warning: TensorRT 8.5 would not parse segment.onnx: opset 18" in result.output
+    result = CliRunner().invoke(cli, ["check", str(bad), "--trt", "8.5"])
+    assert result.exit_code == 1
+    assert "FAIL TensorRT 8.5   segment.onnx: opset 18" in result.output
+    assert "--opset 17 or lower" in result.output
+    result = CliRunner().invoke(cli, ["check", str(bad)])
+    assert result.exit_code == 1 and "CHECKPOINT" in result.output

@@ -1,0 +1,105 @@
+"""What a first real TensorRT run depends on, with a fake tensorrt that behaves as documented."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from _export_helpers import tiny_checkpoint
+from _fake_tensorrt import FakeTensorRT
+
+from edgedg_export import trt as trt_build
+from edgedg_export.model_dir import ExportOptions, export_model_dir
+from edgedg_runtime import engine_build
+from edgedg_runtime.errors import ContractError, EdgeDGError
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("first_run")
+    out = root / "model"
+    export_model_dir(tiny_checkpoint(root / "tiny.pt"), out, ExportOptions(imgsz=(32, 64)))
+    return out
+
+
+def _use(monkeypatch, version: str, fp16_min_convs: int = 2) -> FakeTensorRT:
+    trt = FakeTensorRT(version, fp16_min_convs)
+    monkeypatch.setitem(sys.modules, "tensorrt", trt)
+    monkeypatch.setattr(engine_build, "cuda_runtime", lambda: None)
+    monkeypatch.setattr(engine_build, "gpu_identity", lambda cudart: ("FakeGPU", "8.7"))
+    return trt
+
+
+@pytest.mark.parametrize("version", ["8.5.2", "8.6.2", "10.3.0", "11.0.0"])
+def test_fp16_build_passes_its_precision_check(model_dir, tmp_path, monkeypatch, version):
+    shutil.rmtree(model_dir / "engines", ignore_errors=True)
+    trt = _use(monkeypatch, version)
+    engines = trt_build.build_engines(model_dir, trt_build.EngineOptions("fp16"))
+    assert set(engines) == {"style", "segment", "plain"}
+    pins = [c for c in trt.calls if c[0] == "pin"]
+    if trt.major < 11:  # FP16 flag, statistics pinned to FP32
+        assert ("flag", "FP16") in trt.calls and pins
+        assert all("/stat/" in name and dtype == "float32" for _, name, dtype in pins)
+    else:  # strongly typed network from the FP16-typed graph: no flag, nothing pinned
+        assert ("network", 1 << 1) in trt.calls and not pins
+        assert not any(c[0] == "flag" and c[1] == "FP16" for c in trt.calls)
+
+
+@pytest.mark.parametrize("version", ["8.5.2", "8.6.2"])
+def test_default_export_parses_on_jetpack5_and_6(model_dir, monkeypatch, version):
+    _use(monkeypatch, version)
+    engines = trt_build.build_engines(model_dir, trt_build.EngineOptions("fp32"))
+    assert engines["segment"].is_file()
+
+
+def test_explicit_batch_is_not_used_from_tensorrt_10(model_dir, monkeypatch):
+    trt = _use(monkeypatch, "10.3.0")
+    trt_build.build_engines(model_dir, trt_build.EngineOptions("fp32"))
+    assert ("deprecated", "EXPLICIT_BATCH") not in trt.calls
+
+
+@pytest.mark.parametrize(
+    ("version", "precision"),
+    [("10.3.0", "fp32"), ("10.3.0", "fp16"), ("11.0.0", "fp32"), ("11.0.0", "fp16")],
+)
+def test_runtime_finds_the_exported_engine(model_dir, monkeypatch, version, precision):
+    """Every precision, the FP16 flag (<= 10) and the FP16-typed graph (11) alike: the runtime
+    finds what `edgedg export --trt` built, with the precision given or not."""
+    shutil.rmtree(model_dir / "engines", ignore_errors=True)
+    _use(monkeypatch, version)
+    built = trt_build.build_engines(model_dir, trt_build.EngineOptions(precision))
+    for graph in engine_build.GRAPHS:
+        found = engine_build.engine_for(model_dir, precision, graph, build=False)
+        assert found == built[graph]
+    assert engine_build.engine_for(model_dir, None, "segment", build=False) == built["segment"]
+
+
+def test_runtime_build_uses_the_contracts_max_batch(tmp_path, monkeypatch):
+    import json
+
+    out = tmp_path / "model"
+    options = ExportOptions(imgsz=(32, 64), max_batch=2, fp16_graphs=False)
+    export_model_dir(tiny_checkpoint(tmp_path / "tiny.pt"), out, options)
+    _use(monkeypatch, "10.3.0")
+    engine = engine_build.engine_for(out, None, "segment")
+    (profile,) = json.loads(engine.with_suffix(".json").read_text())["key"]["profiles"]
+    assert profile["max"][0] == 2
+
+
+def test_fp16_build_with_fp32_convolutions_fails_loudly(model_dir, tmp_path, monkeypatch):
+    """A GPU where the builder keeps every layer FP32 under BuilderFlag.FP16: the segment
+    engine is refused, not cached as FP16."""
+    shutil.rmtree(model_dir / "engines", ignore_errors=True)
+    _use(monkeypatch, "10.3.0", fp16_min_convs=10**6)
+    with pytest.raises(EdgeDGError, match="its convolutions are FP32"):
+        engine_build.engine_for(model_dir, "fp16", "segment")
+    assert not list((model_dir / "engines").glob("segment-*.engine"))
+
+
+def test_runtime_without_an_engine_and_no_build_says_what_to_run(model_dir, monkeypatch):
+    shutil.rmtree(model_dir / "engines", ignore_errors=True)
+    _use(monkeypatch, "10.3.0")
+    with pytest.raises(ContractError, match="edgedg export"):
+        engine_build.engine_for(model_dir, None, "segment", build=False)
