@@ -38,9 +38,11 @@ step() {  # NAME COMMAND...: run it, log it, record ok / failed
     local name=$1 log="$OUT/logs/$1.log" start end status reason=""
     shift
     start=$(date +%s.%N)
-    if "$@" > "$log" 2>&1; then status=ok; else
+    local rc=0
+    "$@" > "$log" 2>&1 || rc=$?
+    if [[ $rc -eq 0 ]]; then status=ok; else
         status=failed
-        reason="exit $?: $(grep -v '^\s*$' "$log" | tail -n 1 | cut -c1-300)"
+        reason="exit $rc: $(grep -v '^\s*$' "$log" | tail -n 1 | cut -c1-300)"
     fi
     end=$(date +%s.%N)
     record "$name" "$status" "$(awk "BEGIN {printf \"%.1f\", $end - $start}")" "$reason" "$log"
