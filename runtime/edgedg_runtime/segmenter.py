@@ -101,7 +101,6 @@ class Segmenter:
         self._cv2 = require("cv2", "camera", "Resizing frames")
         self._backends: dict[str, Backend] = {}
         self.adapter: Adapter | None = None
-        self._spent = {"style": 0.0, "segment": 0.0}  # ms in each graph during the current frame
         try:
             self._open(threads, m, bank_size, source_weight, bank, fold_source)
         except BaseException:
@@ -217,33 +216,30 @@ class Segmenter:
             )
 
     def _run(self, image: np.ndarray, timings: dict[str, float]):
+        """Labels [h, w], shift score and k of one input-size image; fills the graph stages of
+        ``timings`` from the backends' own times and ``select`` with the rest of the step."""
         if self.adapter is None:  # source: the folded plain graph
-            t = time.perf_counter()
-            labels = self._backends["plain"].infer({"image": self._feed(image[None])})["labels"]
-            timings["segment"] = _ms(t)
+            plain = self._backends["plain"]
+            labels = plain.infer({"image": self._feed(image[None])})["labels"]
+            timings["segment"] = plain.last_ms
             return labels[0], float("nan"), 0
-        self._spent["style"] = self._spent["segment"] = 0.0
         t = time.perf_counter()
-        style = self._style_fn if "style" in self._backends else None
-        outputs, info = self.adapter.step(image, style, self._segment_fn)
+        style = self._style if "style" in self._backends else None
+        outputs, info = self.adapter.step(image, style, self._segment)
         step = _ms(t)
+        graphs = self._backends["segment"].last_ms
         if style is not None:
-            timings["style"] = self._spent["style"]
-        timings["select"] = max(0.0, step - self._spent["style"] - self._spent["segment"])
-        timings["segment"] = self._spent["segment"]
+            timings["style"] = self._backends["style"].last_ms
+            graphs += timings["style"]
+        timings["select"] = max(0.0, step - graphs)
+        timings["segment"] = self._backends["segment"].last_ms
         return outputs["labels"][0], float(info.shift_score), int(info.k)
 
-    def _style_fn(self, images: np.ndarray) -> np.ndarray:
-        t = time.perf_counter()
-        out = self._backends["style"].infer({"image": self._feed(images)})["style"]
-        self._spent["style"] += _ms(t)
-        return out
+    def _style(self, images: np.ndarray) -> np.ndarray:
+        return self._backends["style"].infer({"image": self._feed(images)})["style"]
 
-    def _segment_fn(self, images: np.ndarray, prior: np.ndarray) -> dict[str, np.ndarray]:
-        t = time.perf_counter()
-        out = self._backends["segment"].infer({"image": self._feed(images), "norm_prior": prior})
-        self._spent["segment"] += _ms(t)
-        return out
+    def _segment(self, images: np.ndarray, prior: np.ndarray) -> dict[str, np.ndarray]:
+        return self._backends["segment"].infer({"image": self._feed(images), "norm_prior": prior})
 
     def _feed(self, images: np.ndarray) -> np.ndarray:
         return images.astype(np.float32) if self._float_input else images
