@@ -111,11 +111,11 @@ class Reference:
     def bank(self) -> StyleBank:
         return self.adapter.bank
 
-    def step(self, frames: np.ndarray) -> tuple[dict[str, np.ndarray], StepInfo]:
+    def segment_frame(self, frames: np.ndarray) -> tuple[dict[str, np.ndarray], StepInfo]:
         """One frame [H, W, 3] (or, for `source` / `target`, a batch [N, H, W, 3]): the segment
         outputs of the current frame(s) and the step info (shift score, k)."""
-        return self.adapter.step(frames, self.style_fn, self.segment_fn)
+        return self.adapter.segment_frame(frames, self.style_fn, self.segment_fn)
 
     def __call__(self, frames: np.ndarray) -> dict[str, np.ndarray]:
-        """Like :meth:`step`, the outputs only."""
-        return self.step(frames)[0]
+        """Like :meth:`segment_frame`, the outputs only."""
+        return self.segment_frame(frames)[0]

@@ -66,7 +66,7 @@ def test_style_is_the_first_norm_layers_frame_statistics():
     frame = _frames(1, seed=3)[0]
     ref = Reference(model, META, "target")
     style = ref.style_fn(frame[None])[0]
-    out, info = ref.step(frame)
+    out, info = ref.segment_frame(frame)
     c = style.shape[1]
     assert c == model.style_channels
     np.testing.assert_allclose(style, out["frame_stats"][:, :c], rtol=1e-4, atol=1e-5)
@@ -81,7 +81,7 @@ def test_target_on_a_batch_equals_sib_exact(head):
     for frame in frames[:3]:
         exact(frame)
     chosen = exact.bank.select(exact.style_fn(frames[3][None])[0])
-    out, info = exact.step(frames[3])
+    out, info = exact.segment_frame(frames[3])
     assert info.k == 3
     batch = np.stack([frames[3]] + [frames[i] for i in chosen.tolist()])
     target = Reference(model, META, "target")(batch)
@@ -93,8 +93,8 @@ def test_sib_equals_sib_exact_with_one_norm_layer():
     model = _randomise_running_stats(OneNorm())
     sib, exact = Reference(model, META, "sib"), Reference(model, META, "sib-exact")
     for i, frame in enumerate(_frames(6, seed=2)):
-        a, info_a = sib.step(frame)
-        b, info_b = exact.step(frame)
+        a, info_a = sib.segment_frame(frame)
+        b, info_b = exact.segment_frame(frame)
         assert info_a.k == info_b.k == min(3, i)
         np.testing.assert_allclose(a["logits"], b["logits"], atol=1e-4)
 

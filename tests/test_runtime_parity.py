@@ -28,7 +28,7 @@ def test_sib_matches_pytorch_reference_over_a_two_domain_stream(tmp_path_factory
     with Segmenter(model_dir, backend="ort", norm=norm, threads=1) as seg:
         for frame in frames:
             ours = seg(frame)
-            ref_out, info = reference.step(frame)
+            ref_out, info = reference.segment_frame(frame)
             agree += int(np.sum(ours.labels == ref_out["labels"][0]))
             total += ours.labels.size
             classes.update(np.unique(ours.labels).tolist())

@@ -66,7 +66,7 @@ class Adapter:
             )
         self.bank = bank
 
-    def step(
+    def segment_frame(
         self, image: np.ndarray, style_fn: StyleFn | None, segment_fn: SegmentFn
     ) -> tuple[dict[str, np.ndarray], StepInfo]:
         """Adapt to and segment one frame, uint8 [H, W, 3] BGR at the model's input size.
@@ -77,7 +77,7 @@ class Adapter:
         """
         batch = image[None] if image.ndim == 3 else image
         if self.mode in ("source", "target"):
-            return self._step_plain(batch, style_fn, segment_fn)
+            return self._segment_plain(batch, style_fn, segment_fn)
         if batch.shape[0] != 1:
             raise EdgeDGError(f"mode {self.mode} takes one frame at a time, got {batch.shape[0]}")
         if style_fn is None:
@@ -85,14 +85,14 @@ class Adapter:
         style = np.asarray(style_fn(batch), dtype=np.float32)[0]
         shift = self.bank.shift_score(style)
         if self.mode == "sib-exact":
-            return self._step_exact(batch, style, shift, segment_fn)
+            return self._segment_exact(batch, style, shift, segment_fn)
         indices = self.bank.select(style) if self.mode == "sib" else self.bank.recent()
         outputs = segment_fn(batch, self.bank.prior(indices))
         # a bank that keeps images (filled in sib-exact) keeps them in sib / qib too
         self.bank.add(style, outputs["frame_stats"], batch[0] if self.bank.keep_images else None)
         return outputs, StepInfo(shift, int(indices.shape[0]))
 
-    def _step_plain(
+    def _segment_plain(
         self, batch: np.ndarray, style_fn: StyleFn | None, segment_fn: SegmentFn
     ) -> tuple[dict[str, np.ndarray], StepInfo]:
         shift = float("nan")
@@ -101,7 +101,7 @@ class Adapter:
         prior = self.source.prior() if self.mode == "source" else self.source.batch_prior()
         return segment_fn(batch, prior), StepInfo(shift, batch.shape[0] - 1)
 
-    def _step_exact(
+    def _segment_exact(
         self, batch: np.ndarray, style: np.ndarray, shift: float, segment_fn: SegmentFn
     ) -> tuple[dict[str, np.ndarray], StepInfo]:
         """The paper's Image Bank: the current frame and the selected stored frames in one batch,

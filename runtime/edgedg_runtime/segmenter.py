@@ -225,7 +225,7 @@ class Segmenter:
             return labels[0], float("nan"), 0
         t = time.perf_counter()
         style = self._style if "style" in self._backends else None
-        outputs, info = self.adapter.step(image, style, self._segment)
+        outputs, info = self.adapter.segment_frame(image, style, self._segment)
         step = _ms(t)
         graphs = self._backends["segment"].last_ms
         if style is not None:
