@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edgedg_runtime.adapt import Adapter
-from edgedg_runtime.bank import SourceStats
+from edgedg_runtime.bank import BankOptions, SourceStats
 from edgedg_runtime.errors import EdgeDGError
 from edgedg_runtime.layout import StatLayout
 
@@ -42,7 +42,8 @@ def _frames(n: int, seed: int = 0) -> list[np.ndarray]:
 
 
 def test_sib_equals_sib_exact_for_one_norm_layer():
-    sib, exact = Adapter("sib", SOURCE, m=4), Adapter("sib-exact", SOURCE, m=4)
+    options = BankOptions(m=4)
+    sib, exact = Adapter("sib", SOURCE, options), Adapter("sib-exact", SOURCE, options)
     for i, frame in enumerate(_frames(8)):
         out_a, info_a = sib.segment_frame(frame, style_fn, segment_fn)
         out_b, info_b = exact.segment_frame(frame, style_fn, segment_fn)
@@ -54,7 +55,7 @@ def test_sib_equals_sib_exact_for_one_norm_layer():
 
 def test_target_on_a_batch_equals_sib_exact():
     frames = _frames(4, seed=1)
-    exact = Adapter("sib-exact", SOURCE, m=4)
+    exact = Adapter("sib-exact", SOURCE, BankOptions(m=4))
     for frame in frames[:3]:
         exact.segment_frame(frame, style_fn, segment_fn)
     chosen = exact.bank.select(style_fn(frames[3][None])[0])
@@ -77,7 +78,7 @@ def test_source_mode_uses_the_running_stats_and_target_the_frame():
 
 def test_qib_pools_the_most_recent_frames():
     frames = _frames(6, seed=2)
-    qib = Adapter("qib", SOURCE, m=3)
+    qib = Adapter("qib", SOURCE, BankOptions(m=3))
     for frame in frames:
         out, info = qib.segment_frame(frame, style_fn, segment_fn)
     joint = np.concatenate([f.reshape(-1, 3) for f in frames[-3:]]).astype(np.float64)

@@ -10,6 +10,7 @@ from torch import nn
 from edgedg.models import create_model
 from edgedg.norm import StatNorm2d
 from edgedg.testtime import Reference, preprocess, source_stats_of
+from edgedg_runtime.bank import BankOptions
 from edgedg_runtime.errors import FrameError
 
 META = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
@@ -77,7 +78,7 @@ def test_style_is_the_first_norm_layers_frame_statistics():
 def test_target_on_a_batch_equals_sib_exact(head):
     model = _tiny(head)
     frames = _frames(4, seed=1)
-    exact = Reference(model, META, "sib-exact", m=4)
+    exact = Reference(model, META, "sib-exact", BankOptions(m=4))
     for frame in frames[:3]:
         exact(frame)
     chosen = exact.bank.select(exact.style_fn(frames[3][None])[0])

@@ -11,12 +11,12 @@ and decides, per mode, which prior the segment call gets and what the bank learn
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Dict
 
 import numpy as np
 
-from edgedg_runtime.bank import SourceStats, StyleBank
+from edgedg_runtime.bank import BankOptions, SourceStats, StyleBank
 from edgedg_runtime.errors import EdgeDGError
 
 MODES = ("source", "target", "sib", "qib", "sib-exact")
@@ -38,18 +38,16 @@ class StepInfo:
 class Adapter:
     """Runs one frame at a time in ``mode`` (one of :data:`MODES`), keeping the style bank.
 
-    ``m`` is the paper's batch size M (k = min(m - 1, len(bank)) entries join each frame);
-    ``source_weight`` adds the source running stats as that many pseudo-frames to bank priors.
-    Pass ``bank`` to continue from a loaded bank.
+    ``bank_options``: m (the paper's batch size M), capacity and source weight of a new bank
+    (:class:`BankOptions`; `sib-exact` pools no source prior). Pass ``bank`` to continue from a
+    loaded bank instead.
     """
 
     def __init__(
         self,
         mode: str,
         source: SourceStats,
-        m: int = 4,
-        bank_size: int = 128,
-        source_weight: float = 0.0,
+        bank_options: BankOptions = BankOptions(),
         bank: StyleBank | None = None,
     ) -> None:
         if mode not in MODES:
@@ -57,13 +55,9 @@ class Adapter:
         self.mode = mode
         self.source = source
         if bank is None:
-            bank = StyleBank(
-                capacity=bank_size,
-                m=m,
-                source_weight=source_weight if mode != "sib-exact" else 0.0,
-                source=source,
-                keep_images=mode == "sib-exact",
-            )
+            if mode == "sib-exact":
+                bank_options = replace(bank_options, source_weight=0.0)
+            bank = StyleBank(bank_options, source, keep_images=mode == "sib-exact")
         self.bank = bank
 
     def segment_frame(

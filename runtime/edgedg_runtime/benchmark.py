@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from edgedg_runtime.bank import BankOptions
 from edgedg_runtime.fileio import atomic_open
 
 BENCH_MODES = ("plain", "source", "target", "sib", "qib", "sib-exact")
@@ -52,8 +53,7 @@ def bench(
     backend: str = "auto",
     modes: Sequence[str] = BENCH_MODES,
     threads: int | None = None,
-    m: int = 4,
-    bank_size: int = 128,
+    bank_options: BankOptions = BankOptions(),
     progress: Callable[[str], None] | None = None,
 ) -> dict:
     """Time every mode over ``frames`` frames after ``warmup`` frames. Returns a JSON-ready dict:
@@ -66,7 +66,7 @@ def bench(
         for mode in modes:
             norm = "source" if mode == "plain" else mode
             segs[mode] = Segmenter(
-                model_dir, backend, norm, m, bank_size, threads=threads, fold_source=mode == "plain"
+                model_dir, backend, norm, bank_options, threads=threads, fold_source=mode == "plain"
             )
         first = next(iter(segs.values()))
         h, w = first.input_size
@@ -86,7 +86,7 @@ def bench(
             "input": [h, w],
             "frames": frames,
             "warmup": warmup,
-            "m": m,
+            "m": bank_options.m,
             "modes": {mode: _summarise(times[mode]) for mode in modes},
         }
     finally:

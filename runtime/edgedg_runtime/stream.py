@@ -23,6 +23,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from edgedg_runtime.bank import BankOptions
 from edgedg_runtime.bank_file import BankLock
 from edgedg_runtime.errors import EdgeDGError, FrameError, require
 from edgedg_runtime.fileio import remove_orphan_temps
@@ -42,9 +43,7 @@ class StreamOptions:
 
     norm: str = "sib"
     backend: str = "auto"
-    m: int = 4
-    bank_size: int | None = None  # None: the saved bank's capacity, else 128
-    source_weight: float = 0.0
+    bank_options: BankOptions = BankOptions()  # capacity None: the saved bank's, else 128
     threads: int | None = None
     input_width: int | None = None
     input_height: int | None = None
@@ -341,7 +340,7 @@ def _stream(model_dir, source, output, o: StreamOptions, echo) -> StreamSummary:
 
     bank = o.bank if o.bank and os.path.exists(o.bank) else None
     with Segmenter(
-        model_dir, o.backend, o.norm, o.m, o.bank_size, o.source_weight, bank, o.threads
+        model_dir, o.backend, o.norm, o.bank_options, bank, o.threads
     ) as seg, open_source(source, o.input_width, o.input_height, o.input_rate, o.timeout) as src:
         renderer = Renderer(seg.class_names, seg.class_colors, o.alpha)
         sinks = make_sinks(output, o, renderer, src.fps or o.input_rate or 30.0)
