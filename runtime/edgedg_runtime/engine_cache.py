@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from edgedg_runtime import platform as board
+from edgedg_runtime import board
 from edgedg_runtime.contract import SCHEMA_VERSION, Contract
 from edgedg_runtime.errors import ContractError, EdgeDGError
 from edgedg_runtime.fileio import write_atomic
