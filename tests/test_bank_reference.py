@@ -1,4 +1,4 @@
-"""The PyTorch reference of every mode (edgedg.testtime) on tiny models."""
+"""The PyTorch reference of every mode (edgedg.reference) on tiny models."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from torch import nn
 
 from edgedg.models import create_model
 from edgedg.norm import StatNorm2d
-from edgedg.testtime import Reference, preprocess, source_stats_of
+from edgedg.reference import Reference, preprocess, source_stats_of
 from edgedg_runtime.bank import BankOptions
 from edgedg_runtime.errors import FrameError
 

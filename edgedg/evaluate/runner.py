@@ -112,7 +112,7 @@ def _summarise(per_run: list, names: list[str], runs: int, seeds) -> dict[str, A
 
 def _run(model, meta, datasets, names, lengths, mode, cfg, hw, seed, save) -> np.ndarray:
     """One pass over the stream in ``mode``: confusion matrices [targets, K, K]."""
-    from edgedg.testtime import Reference
+    from edgedg.reference import Reference
     from edgedg_runtime.bank import BankOptions
 
     ref = Reference(model, meta, mode, BankOptions(cfg.m, cfg.bank_size, cfg.source_weight))
