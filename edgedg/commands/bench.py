@@ -27,8 +27,9 @@ MODES = ("plain", "source", "target", "sib", "qib", "sib-exact")
 def cli(model_dir, frames, warmup, backend, modes, threads, m, json_path) -> None:
     """Runtime latency per norm mode (median and p90 per stage), as ratios to plain."""
     from edgedg_runtime.bank import BankOptions
-    from edgedg_runtime.benchmark import BENCH_MODES, bench, format_table, write_json
+    from edgedg_runtime.benchmark import BENCH_MODES, bench, format_table
     from edgedg_runtime.errors import EdgeDGError
+    from edgedg_runtime.fileio import write_json
 
     if frames < 1 or warmup < 0:
         raise EdgeDGError("--frames must be >= 1 and --warmup >= 0")
@@ -37,5 +38,5 @@ def cli(model_dir, frames, warmup, backend, modes, threads, m, json_path) -> Non
     )
     click.echo(format_table(report))
     if json_path:
-        write_json(report, json_path)
+        write_json(json_path, report)
         click.echo(f"wrote {json_path}")

@@ -9,13 +9,11 @@ with noise), so the bank and its selection do real work.
 
 from __future__ import annotations
 
-import json
 from typing import Callable, Sequence
 
 import numpy as np
 
 from edgedg_runtime.bank import BankOptions
-from edgedg_runtime.fileio import atomic_open
 
 BENCH_MODES = ("plain", "source", "target", "sib", "qib", "sib-exact")
 STAGES = ("preprocess", "style", "select", "segment", "postprocess", "total")
@@ -121,10 +119,3 @@ def format_table(report: dict) -> str:
         ratio = f"{entry['ratio']:>9.3f}" if entry.get("ratio") is not None else f"{'-':>9}"
         lines.append(f"{mode:<10}" + "".join(f"{c:>20}" for c in cells) + ratio)
     return "\n".join(lines)
-
-
-def write_json(report: dict, path: str) -> None:
-    """Write ``report`` to ``path`` atomically (temp file in the same folder, then rename)."""
-    with atomic_open(path, "w") as f:
-        json.dump(report, f, indent=2)
-        f.write("\n")
