@@ -118,3 +118,20 @@ def test_bad_frames_are_refused():
         ref(np.zeros((32, 48, 3), np.float32))
     with pytest.raises(FrameError, match="3 channels"):
         ref(np.zeros((32, 48, 4), np.uint8))
+
+
+@pytest.mark.gpu
+def test_reference_on_cuda_agrees_with_cpu():
+    """`edgedg eval` and `edgedg check` run the reference on the GPU when there is one: sib over
+    a few frames gives the labels of the CPU run (random weights: near-ties, hence >= 99%)."""
+    if not torch.cuda.is_available():
+        pytest.skip("this torch has no CUDA")
+    import copy
+
+    model = _tiny()
+    cpu = Reference(model, META, "sib")
+    gpu = Reference(copy.deepcopy(model).cuda(), META, "sib")
+    for frame in _frames(6, seed=7):
+        a, b = cpu(frame), gpu(frame)
+        assert float(np.mean(a["labels"] == b["labels"])) >= 0.99
+        np.testing.assert_allclose(a["frame_stats"], b["frame_stats"], rtol=1e-3, atol=1e-3)
