@@ -108,10 +108,8 @@ class BankOptions:
     """How a style bank selects and pools, from the command line to the bank (DESIGN 3).
 
     ``m``: the paper's batch size M; a selection holds k = min(m - 1, len(bank)) entries.
-    ``capacity``: Q, the entries kept; None keeps a loaded bank's saved capacity and gives a new
-    bank :data:`DEFAULT_CAPACITY`. ``source_weight``: the source running stats join every pooled
-    prior as that many pseudo-frames (0: the paper).
-    """
+    ``capacity``: Q entries kept; None: a loaded bank's saved one, else :data:`DEFAULT_CAPACITY`.
+    ``source_weight``: the source running stats as that many pseudo-frames in every prior."""
 
     m: int = 4
     capacity: int | None = None
