@@ -8,7 +8,7 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from edgedg_runtime import platform as board
+from edgedg_runtime import board
 
 
 @dataclass

@@ -9,15 +9,25 @@ import sys
 
 import pytest
 
+_CUDA_PROBES = {  # module -> code that prints True when it sees a CUDA GPU
+    "torch": "import torch; print(torch.cuda.is_available())",
+    "cuda": (  # cuda-python: the runtime-only venv of a vehicle has no torch
+        "from edgedg_runtime.cuda_buffers import cuda_call, cuda_runtime\n"
+        "print(cuda_call(cuda_runtime().cudaGetDeviceCount()) > 0)"
+    ),
+}
+
 
 def _has_cuda() -> bool:
-    """torch sees a CUDA GPU. Asked in a subprocess: collecting the runtime's tests (some are
-    marked gpu) must not import torch into this process."""
-    if importlib.util.find_spec("torch") is None:
-        return False
-    code = "import torch; print(torch.cuda.is_available())"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    return out.stdout.strip() == "True"
+    """torch or cuda-python sees a CUDA GPU. Asked in a subprocess: collecting the runtime's
+    tests (some are marked gpu) must not import torch or initialise CUDA in this process."""
+    for module, code in _CUDA_PROBES.items():
+        if importlib.util.find_spec(module) is None:
+            continue
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        if out.stdout.strip() == "True":
+            return True
+    return False
 
 
 def _has_trt() -> bool:

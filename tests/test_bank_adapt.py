@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edgedg_runtime.adapt import Adapter
-from edgedg_runtime.bank import SourceStats
+from edgedg_runtime.bank import BankOptions, SourceStats
 from edgedg_runtime.errors import EdgeDGError
 from edgedg_runtime.layout import StatLayout
 
@@ -42,10 +42,11 @@ def _frames(n: int, seed: int = 0) -> list[np.ndarray]:
 
 
 def test_sib_equals_sib_exact_for_one_norm_layer():
-    sib, exact = Adapter("sib", SOURCE, m=4), Adapter("sib-exact", SOURCE, m=4)
+    options = BankOptions(m=4)
+    sib, exact = Adapter("sib", SOURCE, options), Adapter("sib-exact", SOURCE, options)
     for i, frame in enumerate(_frames(8)):
-        out_a, info_a = sib.step(frame, style_fn, segment_fn)
-        out_b, info_b = exact.step(frame, style_fn, segment_fn)
+        out_a, info_a = sib.segment_frame(frame, style_fn, segment_fn)
+        out_b, info_b = exact.segment_frame(frame, style_fn, segment_fn)
         assert info_a.k == info_b.k == min(3, i)
         assert info_a.shift_score == pytest.approx(info_b.shift_score) and info_a.shift_score > 0
         assert out_b["logits"].shape == out_a["logits"].shape == (1, 6, 8, 3)
@@ -54,32 +55,32 @@ def test_sib_equals_sib_exact_for_one_norm_layer():
 
 def test_target_on_a_batch_equals_sib_exact():
     frames = _frames(4, seed=1)
-    exact = Adapter("sib-exact", SOURCE, m=4)
+    exact = Adapter("sib-exact", SOURCE, BankOptions(m=4))
     for frame in frames[:3]:
-        exact.step(frame, style_fn, segment_fn)
+        exact.segment_frame(frame, style_fn, segment_fn)
     chosen = exact.bank.select(style_fn(frames[3][None])[0])
-    out, info = exact.step(frames[3], style_fn, segment_fn)
+    out, info = exact.segment_frame(frames[3], style_fn, segment_fn)
     assert info.k == 3
     batch = np.stack([frames[3]] + [frames[i] for i in chosen.tolist()])
-    target, tinfo = Adapter("target", SOURCE).step(batch, None, segment_fn)
+    target, tinfo = Adapter("target", SOURCE).segment_frame(batch, None, segment_fn)
     assert tinfo.k == 3 and np.isnan(tinfo.shift_score)
     np.testing.assert_allclose(target["logits"][:1], out["logits"], atol=1e-6)
 
 
 def test_source_mode_uses_the_running_stats_and_target_the_frame():
     frame = _frames(1)[0]
-    out, _ = Adapter("source", SOURCE).step(frame, style_fn, segment_fn)
+    out, _ = Adapter("source", SOURCE).segment_frame(frame, style_fn, segment_fn)
     expected = (frame.astype(np.float64) - SOURCE.stats[0]) / np.sqrt(SOURCE.stats[1] + 1e-5)
     np.testing.assert_allclose(out["logits"][0], expected, rtol=1e-5)
-    out, _ = Adapter("target", SOURCE).step(frame, style_fn, segment_fn)
+    out, _ = Adapter("target", SOURCE).segment_frame(frame, style_fn, segment_fn)
     np.testing.assert_allclose(out["logits"][0].mean(axis=(0, 1)), 0.0, atol=1e-6)
 
 
 def test_qib_pools_the_most_recent_frames():
     frames = _frames(6, seed=2)
-    qib = Adapter("qib", SOURCE, m=3)
+    qib = Adapter("qib", SOURCE, BankOptions(m=3))
     for frame in frames:
-        out, info = qib.step(frame, style_fn, segment_fn)
+        out, info = qib.segment_frame(frame, style_fn, segment_fn)
     joint = np.concatenate([f.reshape(-1, 3) for f in frames[-3:]]).astype(np.float64)
     expected = (frames[-1].astype(np.float64) - joint.mean(0)) / np.sqrt(joint.var(0) + 1e-5)
     assert info.k == 2 and len(qib.bank) == 6
@@ -90,4 +91,4 @@ def test_bad_modes_and_batches_are_refused():
     with pytest.raises(EdgeDGError, match="unknown norm mode"):
         Adapter("adabn", SOURCE)
     with pytest.raises(EdgeDGError, match="one frame at a time"):
-        Adapter("sib", SOURCE).step(np.stack(_frames(2)), style_fn, segment_fn)
+        Adapter("sib", SOURCE).segment_frame(np.stack(_frames(2)), style_fn, segment_fn)

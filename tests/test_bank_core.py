@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from edgedg_runtime.bank import SourceStats, StyleBank, load_bank, sym_kl
+from edgedg_runtime.bank import BankOptions, SourceStats, StyleBank, load_bank, sym_kl
 from edgedg_runtime.errors import BankError
 from edgedg_runtime.layout import StatLayout
 
@@ -48,7 +48,7 @@ def test_sym_kl_matches_a_per_channel_loop():
 
 
 def test_select_returns_the_closest_styles_closest_first():
-    bank = StyleBank(capacity=16, m=4)
+    bank = StyleBank(BankOptions(m=4, capacity=16))
     shifts = [3.0, 0.1, 5.0, 0.0, 1.0, 8.0]
     base = _style()
     for s in shifts:
@@ -59,7 +59,7 @@ def test_select_returns_the_closest_styles_closest_first():
 
 def test_prior_of_a_single_norm_layer_equals_the_concatenated_frames():
     frames = [RNG.normal(RNG.normal(0, 2, 6), RNG.uniform(0.5, 3, 6), (50, 6)) for _ in range(4)]
-    bank = StyleBank(capacity=8, m=4)
+    bank = StyleBank(BankOptions(m=4, capacity=8))
     for x in frames[:3]:
         bank.add(_style(), np.stack([x.mean(0), x.var(0)]))
     prior = bank.prior(np.arange(3))
@@ -73,7 +73,7 @@ def test_prior_of_a_single_norm_layer_equals_the_concatenated_frames():
 def test_empty_selection_is_pure_tn_and_fixed_columns_keep_the_source():
     layout = StatLayout.from_channels([("bn1", 4, False), ("pool.bn", 3, True), ("bn2", 5, False)])
     source = _source(layout)
-    bank = StyleBank(m=4, source=source)
+    bank = StyleBank(BankOptions(m=4), source)
     empty = bank.prior(bank.select(_style(4)))
     assert np.all(empty[2, ~layout.fixed_mask()] == 1.0)
     for mode_prior in (empty, source.batch_prior()):
@@ -89,7 +89,7 @@ def test_empty_selection_is_pure_tn_and_fixed_columns_keep_the_source():
 def test_source_weight_pools_the_source_as_pseudo_frames():
     layout = StatLayout.from_channels([("bn1", 3, False)])
     source = SourceStats.from_layout(layout, np.array([[0.0, 1.0, 2.0], [1.0, 1.0, 1.0]]))
-    bank = StyleBank(m=4, source_weight=2.0, source=source)
+    bank = StyleBank(BankOptions(m=4, source_weight=2.0), source)
     entry = np.array([[3.0, 1.0, 5.0], [2.0, 4.0, 1.0]])
     bank.add(_style(3), entry)
     prior = bank.prior(np.array([0]))
@@ -104,7 +104,7 @@ def test_source_weight_pools_the_source_as_pseudo_frames():
 
 
 def test_fifo_eviction_keeps_the_newest_entries():
-    bank = StyleBank(capacity=3, m=3)
+    bank = StyleBank(BankOptions(m=3, capacity=3))
     for i in range(5):
         bank.add(_style(2), np.full((2, 2), float(i)))
     assert len(bank) == 3
@@ -116,7 +116,7 @@ def test_fifo_eviction_keeps_the_newest_entries():
 def test_save_load_round_trip(tmp_path):
     layout = StatLayout.from_channels([("bn1", 4, False), ("bn2", 2, False)])
     source = _source(layout)
-    bank = StyleBank(capacity=4, m=4, source=source)
+    bank = StyleBank(BankOptions(m=4, capacity=4), source)
     for _ in range(6):
         bank.add(_style(4), RNG.normal(size=(2, 6)))
     path = tmp_path / "bank.npz"
@@ -129,7 +129,7 @@ def test_save_load_round_trip(tmp_path):
     np.testing.assert_array_equal(
         bank.prior(bank.select(probe)), loaded.prior(loaded.select(probe))
     )
-    small = load_bank(str(path), source=source, capacity=2)
+    small = load_bank(str(path), source, BankOptions(capacity=2))
     np.testing.assert_array_equal(small.entries()[1], bank.entries()[1][-2:])
 
 

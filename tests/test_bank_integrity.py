@@ -8,7 +8,7 @@ import logging
 import numpy as np
 import pytest
 
-from edgedg_runtime.bank import SourceStats, StyleBank, load_bank
+from edgedg_runtime.bank import BankOptions, SourceStats, StyleBank, load_bank
 from edgedg_runtime.errors import BankError
 from edgedg_runtime.layout import StatLayout
 
@@ -29,7 +29,7 @@ def _entry(c: int = 4, s: int = 6) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _saved(tmp_path, source: SourceStats, n: int = 5, capacity: int = 8, images=False) -> str:
-    bank = StyleBank(capacity=capacity, source=source, keep_images=images)
+    bank = StyleBank(BankOptions(capacity=capacity), source, keep_images=images)
     for _ in range(n):
         image = RNG.integers(0, 255, (4, 6, 3), dtype=np.uint8) if images else None
         bank.add(*_entry(), image)
@@ -70,7 +70,7 @@ def test_bank_with_bad_values_is_refused_with_the_count(tmp_path, what, bad_rows
 
 
 def test_non_finite_entries_are_skipped_and_counted():
-    bank = StyleBank(capacity=4, source=_source())
+    bank = StyleBank(BankOptions(capacity=4), _source())
     style, stats = _entry()
     bank.add(style, stats)
     broken = stats.copy()
@@ -126,7 +126,7 @@ def test_saved_capacity_is_kept_and_dropped_entries_are_reported(tmp_path, caplo
     path = _saved(tmp_path, source, n=40, capacity=4000)
     assert load_bank(path, source=source).capacity == 4000
     with caplog.at_level(logging.WARNING):
-        small = load_bank(path, source=source, capacity=16)
+        small = load_bank(path, source, BankOptions(capacity=16))
     assert small.capacity == 16 and len(small) == 16
     assert "drops the 24 oldest" in caplog.text
 

@@ -1,4 +1,4 @@
-"""The PyTorch reference of every mode (edgedg.testtime) on tiny models."""
+"""The PyTorch reference of every mode (edgedg.reference) on tiny models."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from torch import nn
 
 from edgedg.models import create_model
 from edgedg.norm import StatNorm2d
-from edgedg.testtime import Reference, preprocess, source_stats_of
+from edgedg.reference import Reference, preprocess, source_stats_of
+from edgedg_runtime.bank import BankOptions
 from edgedg_runtime.errors import FrameError
 
 META = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
@@ -66,7 +67,7 @@ def test_style_is_the_first_norm_layers_frame_statistics():
     frame = _frames(1, seed=3)[0]
     ref = Reference(model, META, "target")
     style = ref.style_fn(frame[None])[0]
-    out, info = ref.step(frame)
+    out, info = ref.segment_frame(frame)
     c = style.shape[1]
     assert c == model.style_channels
     np.testing.assert_allclose(style, out["frame_stats"][:, :c], rtol=1e-4, atol=1e-5)
@@ -77,11 +78,11 @@ def test_style_is_the_first_norm_layers_frame_statistics():
 def test_target_on_a_batch_equals_sib_exact(head):
     model = _tiny(head)
     frames = _frames(4, seed=1)
-    exact = Reference(model, META, "sib-exact", m=4)
+    exact = Reference(model, META, "sib-exact", BankOptions(m=4))
     for frame in frames[:3]:
         exact(frame)
     chosen = exact.bank.select(exact.style_fn(frames[3][None])[0])
-    out, info = exact.step(frames[3])
+    out, info = exact.segment_frame(frames[3])
     assert info.k == 3
     batch = np.stack([frames[3]] + [frames[i] for i in chosen.tolist()])
     target = Reference(model, META, "target")(batch)
@@ -93,8 +94,8 @@ def test_sib_equals_sib_exact_with_one_norm_layer():
     model = _randomise_running_stats(OneNorm())
     sib, exact = Reference(model, META, "sib"), Reference(model, META, "sib-exact")
     for i, frame in enumerate(_frames(6, seed=2)):
-        a, info_a = sib.step(frame)
-        b, info_b = exact.step(frame)
+        a, info_a = sib.segment_frame(frame)
+        b, info_b = exact.segment_frame(frame)
         assert info_a.k == info_b.k == min(3, i)
         np.testing.assert_allclose(a["logits"], b["logits"], atol=1e-4)
 
@@ -117,3 +118,20 @@ def test_bad_frames_are_refused():
         ref(np.zeros((32, 48, 3), np.float32))
     with pytest.raises(FrameError, match="3 channels"):
         ref(np.zeros((32, 48, 4), np.uint8))
+
+
+@pytest.mark.gpu
+def test_reference_on_cuda_agrees_with_cpu():
+    """`edgedg eval` and `edgedg check` run the reference on the GPU when there is one: sib over
+    a few frames gives the labels of the CPU run (random weights: near-ties, hence >= 99%)."""
+    if not torch.cuda.is_available():
+        pytest.skip("this torch has no CUDA")
+    import copy
+
+    model = _tiny()
+    cpu = Reference(model, META, "sib")
+    gpu = Reference(copy.deepcopy(model).cuda(), META, "sib")
+    for frame in _frames(6, seed=7):
+        a, b = cpu(frame), gpu(frame)
+        assert float(np.mean(a["labels"] == b["labels"])) >= 0.99
+        np.testing.assert_allclose(a["frame_stats"], b["frame_stats"], rtol=1e-3, atol=1e-3)

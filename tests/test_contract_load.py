@@ -23,10 +23,9 @@ from edgedg_runtime.contract import (
     TensorInfo,
     load_contract,
     load_source_stats,
-    sha256_file,
-    write_json_atomic,
 )
 from edgedg_runtime.errors import ContractError
+from edgedg_runtime.fileio import sha256_file, write_json
 from edgedg_runtime.layout import StatLayout
 
 LAYOUT = StatLayout.from_channels(
@@ -72,7 +71,7 @@ def _model_dir(tmp_path: Path) -> Path:
     np.savez(tmp_path / SOURCE_STATS_FILE, stats=stats, style=stats[:, :4])
     names = ["style.onnx", "segment.onnx", "plain.onnx", SOURCE_STATS_FILE]
     files = {n: sha256_file(tmp_path / n) for n in names}
-    write_json_atomic(tmp_path / CONTRACT_FILE, _contract(files).to_json())
+    write_json(tmp_path / CONTRACT_FILE, _contract(files).to_json())
     return tmp_path
 
 
@@ -167,11 +166,11 @@ def test_graph_variants_round_trip_and_must_be_hashed(tmp_path: Path) -> None:
     data = json.loads((model_dir / CONTRACT_FILE).read_text())
     (model_dir / "segment.fp16.onnx").write_bytes(b"half" * 10)
     data["graphs"]["segment"]["variants"] = {"fp16": "segment.fp16.onnx"}
-    write_json_atomic(model_dir / CONTRACT_FILE, data)
+    write_json(model_dir / CONTRACT_FILE, data)
     with pytest.raises(ContractError, match="segment.fp16.onnx has no sha256"):
         load_contract(model_dir)
     data["files"]["segment.fp16.onnx"] = sha256_file(model_dir / "segment.fp16.onnx")
-    write_json_atomic(model_dir / CONTRACT_FILE, data)
+    write_json(model_dir / CONTRACT_FILE, data)
     contract = load_contract(model_dir)
     assert contract.graph("segment").variants == {"fp16": "segment.fp16.onnx"}
     assert contract == Contract.from_json(json.loads(json.dumps(contract.to_json())))

@@ -54,9 +54,9 @@ def test_config_checks():
 def test_progress_numbers_steps_and_keeps_seconds():
     lines = []
     progress = Progress(lines.append, total=2)
-    with progress.step("a", "first"):
+    with progress.stage("a", "first"):
         pass
-    with progress.step("b", "second"):
+    with progress.stage("b", "second"):
         pass
     assert lines[0].startswith("[1/2] 00:00  first") and lines[2].startswith("[2/2] ")
     assert "done in" in lines[1] and set(progress.seconds) == {"a", "b"}

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from edgedg import cli as cli_module
-from edgedg_runtime import platform as board
+from edgedg_runtime import board
 
 HEAVY = ("torch", "cv2", "tensorrt", "onnx", "onnxruntime")
 
@@ -40,7 +40,7 @@ def test_light_imports(code: str) -> None:
 def test_runtime_light_after_its_modules() -> None:
     """The torch-free runtime modules never pull torch, whatever they import lazily."""
     loaded = _loaded_after(
-        "import edgedg_runtime.errors, edgedg_runtime.layout, edgedg_runtime.platform"
+        "import edgedg_runtime.errors, edgedg_runtime.layout, edgedg_runtime.board"
     )
     assert not loaded["torch"] and not loaded["tensorrt"]
 

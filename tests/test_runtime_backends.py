@@ -36,6 +36,13 @@ def test_ort_specs_and_infer(double_onnx):
         backend.inputs  # noqa: B018
 
 
+def test_infer_records_its_own_time(double_onnx):
+    with OrtBackend(double_onnx, threads=1) as backend:
+        assert backend.last_ms == 0.0
+        backend.infer({"image": np.zeros((1, 4, 4, 3), np.uint8)})
+        assert backend.last_ms > 0.0
+
+
 def test_ort_expect_checks_names_and_dtypes(double_onnx):
     with open_backend(double_onnx, kind="ort") as backend:
         backend.expect({"image": "uint8"}, {"out": "float32"})

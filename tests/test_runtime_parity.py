@@ -19,16 +19,16 @@ from edgedg_runtime.segmenter import Segmenter
 @pytest.mark.parametrize("norm", ["sib", "qib"])
 def test_sib_matches_pytorch_reference_over_a_two_domain_stream(tmp_path_factory, norm):
     pytest.importorskip("torch")  # here, not at module top: collecting imports no torch
-    testtime = pytest.importorskip("edgedg.testtime")
+    reference_module = pytest.importorskip("edgedg.reference")
     model_dir, model, meta = model_and_meta(tmp_path_factory)
     frames = synthetic_frames(32, 64, 120, seed=3, block=15)  # day / night every 15 frames
-    reference = testtime.Reference(model, meta, mode=norm)
+    reference = reference_module.Reference(model, meta, mode=norm)
     agree = total = 0
     shifts, classes = [], set()
     with Segmenter(model_dir, backend="ort", norm=norm, threads=1) as seg:
         for frame in frames:
             ours = seg(frame)
-            ref_out, info = reference.step(frame)
+            ref_out, info = reference.segment_frame(frame)
             agree += int(np.sum(ours.labels == ref_out["labels"][0]))
             total += ours.labels.size
             classes.update(np.unique(ours.labels).tolist())

@@ -8,7 +8,7 @@ from _runtime_helpers import model_dir
 
 from edgedg_runtime.benchmark import synthetic_frames
 from edgedg_runtime.errors import BankError, EdgeDGError, FrameError
-from edgedg_runtime.segmenter import MODES, Segmenter
+from edgedg_runtime.segmenter import MODES, BankOptions, Segmenter
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,7 @@ def test_foreign_bank_and_bad_options(tiny_dir, tmp_path):
     with pytest.raises(EdgeDGError, match="unknown norm"):
         Segmenter(tiny_dir, backend="ort", norm="bn")
     with pytest.raises(EdgeDGError, match="at most 4"):
-        Segmenter(tiny_dir, backend="ort", norm="sib-exact", m=8)
+        Segmenter(tiny_dir, backend="ort", norm="sib-exact", bank_options=BankOptions(m=8))
 
 
 def test_describe_and_lazy_export(tiny_dir):

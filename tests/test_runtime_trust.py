@@ -13,8 +13,9 @@ import pytest
 from _runtime_helpers import ASSETS, invoke
 
 from edgedg_runtime.benchmark import synthetic_frames
-from edgedg_runtime.contract import CONTRACT_FILE, SOURCE_STATS_FILE, load_contract, sha256_file
+from edgedg_runtime.contract import CONTRACT_FILE, SOURCE_STATS_FILE, load_contract
 from edgedg_runtime.errors import ContractError
+from edgedg_runtime.fileio import sha256_file
 from edgedg_runtime.segmenter import Segmenter
 
 

@@ -57,7 +57,7 @@ def _reference(method: str, order: int) -> torch.nn.Module:
     stepper = Stepper(cfg, chunked, DistEnv(), num_domains=3)
     batches = memory_data(make_domains(), 2).batches(0)
     for step, batch in zip(range(ITERS), batches, strict=False):
-        stepper.step(step, batch)
+        stepper.train_batch(step, batch)
     return model
 
 

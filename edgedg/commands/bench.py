@@ -26,13 +26,17 @@ MODES = ("plain", "source", "target", "sib", "qib", "sib-exact")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write JSON here.")
 def cli(model_dir, frames, warmup, backend, modes, threads, m, json_path) -> None:
     """Runtime latency per norm mode (median and p90 per stage), as ratios to plain."""
-    from edgedg_runtime.benchmark import BENCH_MODES, bench, format_table, write_json
+    from edgedg_runtime.bank import BankOptions
+    from edgedg_runtime.benchmark import BENCH_MODES, bench, format_table
     from edgedg_runtime.errors import EdgeDGError
+    from edgedg_runtime.fileio import write_json
 
     if frames < 1 or warmup < 0:
         raise EdgeDGError("--frames must be >= 1 and --warmup >= 0")
-    report = bench(model_dir, frames, warmup, backend, modes or BENCH_MODES, threads, m)
+    report = bench(
+        model_dir, frames, warmup, backend, modes or BENCH_MODES, threads, BankOptions(m)
+    )
     click.echo(format_table(report))
     if json_path:
-        write_json(report, json_path)
+        write_json(json_path, report)
         click.echo(f"wrote {json_path}")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 
@@ -26,7 +24,6 @@ def cli(backbones, size, batch_per_domain, domains, iters, warmup, device, json_
     )  # fmt: skip
     click.echo(format_table(rows))
     if json_path:
-        from edgedg_runtime.fileio import atomic_open
+        from edgedg_runtime.fileio import write_json
 
-        with atomic_open(json_path, "w") as f:
-            json.dump(rows, f, indent=2)
+        write_json(json_path, rows)

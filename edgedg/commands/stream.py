@@ -23,6 +23,7 @@ POSITIVE, NON_NEGATIVE = click.IntRange(min=1), click.IntRange(min=0)
 )
 @click.option(
     "--bank-size",
+    "capacity",
     type=POSITIVE,
     default=None,
     help="Bank capacity Q [default: the saved bank's, else 128].",
@@ -72,7 +73,9 @@ POSITIVE, NON_NEGATIVE = click.IntRange(min=1), click.IntRange(min=0)
     show_default=True,
     help="Seconds without a frame before a live source ends.",
 )
-def cli(model_dir, input, output, bank_path, visualize, **options) -> None:  # noqa: A002
+def cli(  # noqa: A002
+    model_dir, input, output, bank_path, visualize, m, capacity, source_weight, **options
+) -> None:
     """Segment a camera, video, RTSP stream or image folder.
 
     INPUT: 0 | /dev/video0 | v4l2://0 | csi://0 | rtsp://... | gst://PIPELINE | video file |
@@ -84,11 +87,13 @@ def cli(model_dir, input, output, bank_path, visualize, **options) -> None:  # n
     """
     import logging
 
+    from edgedg_runtime.bank import BankOptions
     from edgedg_runtime.stream import EXIT_BANK_NOT_SAVED, EXIT_NO_FRAMES, StreamOptions, stream
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     views = tuple(v.strip() for v in visualize.split(",") if v.strip())
-    opts = StreamOptions(bank=bank_path, visualize=views, **options)
+    bank_options = BankOptions(m, capacity, source_weight)
+    opts = StreamOptions(bank=bank_path, visualize=views, bank_options=bank_options, **options)
     summary = stream(model_dir, input, output, opts, echo=click.echo)
     click.echo(summary.format())
     code = summary.exit_code()

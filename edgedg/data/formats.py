@@ -27,6 +27,7 @@ from edgedg.data import labels
 from edgedg.data._io import encode_palette_png, encode_png, encode_rgb, write_atomic
 from edgedg.metrics import IGNORE
 from edgedg_runtime.errors import DataError
+from edgedg_runtime.fileio import write_json
 
 FORMATS = ("cityscapes", "gta5", "synthia", "idd", "mapillary")
 WRITER_SPLITS = ("train", "val")
@@ -230,7 +231,7 @@ class SynthiaWriter(_FlatWriter):
 
     def close(self) -> None:
         splits = {s: [f"{n:07d}" for n in ns] for s, ns in self.members.items()}
-        write_atomic(self.root / SYNTHIA_SPLITS_FILE, json.dumps(splits, indent=1).encode())
+        write_json(self.root / SYNTHIA_SPLITS_FILE, splits, indent=1)
 
 
 class MapillaryWriter(DatasetWriter):
@@ -246,7 +247,7 @@ class MapillaryWriter(DatasetWriter):
             config = json.loads(config_path.read_text())
         else:
             config = labels.mapillary_v12_config()
-            write_atomic(config_path, json.dumps(config, indent=2).encode())
+            write_json(config_path, config)
         names = [lb["name"] for lb in config["labels"]]
         self._palette = np.array([lb["color"] for lb in config["labels"]], dtype=np.uint8)
         self._inv = _inverse_lut(

@@ -48,7 +48,7 @@ class Progress:
         return time.perf_counter() - self.start
 
     @contextlib.contextmanager
-    def step(self, key: str, text: str) -> Iterator[None]:
+    def stage(self, key: str, text: str) -> Iterator[None]:
         self.count += 1
         minutes, seconds = divmod(int(self.elapsed()), 60)
         self.log(f"[{self.count}/{self.total}] {minutes:02d}:{seconds:02d}  {text}")
@@ -80,20 +80,20 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], Any] = print) -> dict[str, An
     prepare_out(out)
     progress = Progress(log)
     titles = dict(STEPS)
-    with progress.step("synth", titles["synth"]):
+    with progress.stage("synth", titles["synth"]):
         data = steps.synthesize_domains(cfg, out / "data")
     runs = {}
     for method in METHODS:
         key = f"train_{method}"
-        with progress.step(key, f"{titles[key]}: {cfg.backbone}, {cfg.iters} iterations"):
+        with progress.stage(key, f"{titles[key]}: {cfg.backbone}, {cfg.iters} iterations"):
             runs[method] = steps.train_method(cfg, method, data["sources"], out / "runs")
-    with progress.step("export", titles["export"]):
+    with progress.stage("export", titles["export"]):
         models = {m: steps.export(runs[m]["checkpoint"], out / "models" / m) for m in METHODS}
-    with progress.step("stream", f"{titles['stream']} ({cfg.target}, {cfg.video_frames} frames)"):
+    with progress.stage("stream", f"{titles['stream']} ({cfg.target}, {cfg.video_frames} frames)"):
         streams = steps.stream_all(models, data["video"], out / "overlay_sib.mp4", log)
-    with progress.step("bench", titles["bench"]):
+    with progress.stage("bench", titles["bench"]):
         latency = steps.latency(models["mldg"], cfg.bench_frames)
-    with progress.step("report", titles["report"]):
+    with progress.stage("report", titles["report"]):
         report = steps.build_report(cfg, out, data, runs, streams, latency)
         # The report step's own seconds are not in the report: it is the one writing it.
         report["seconds"] = dict(progress.seconds, total=round(progress.elapsed(), 2))

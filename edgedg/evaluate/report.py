@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,12 +9,13 @@ from typing import Any
 
 import numpy as np
 
+from edgedg_runtime import fileio
 from edgedg_runtime.fileio import write_atomic
 
 
 def write_json(path: str | os.PathLike, report: dict[str, Any]) -> None:
     """The report as indented JSON (NaN written as null), atomically."""
-    write_atomic(path, json.dumps(_nan_to_none(report), indent=2).encode() + b"\n")
+    fileio.write_json(path, _nan_to_none(report))
 
 
 def _nan_to_none(value: Any) -> Any:

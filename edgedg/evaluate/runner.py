@@ -112,9 +112,10 @@ def _summarise(per_run: list, names: list[str], runs: int, seeds) -> dict[str, A
 
 def _run(model, meta, datasets, names, lengths, mode, cfg, hw, seed, save) -> np.ndarray:
     """One pass over the stream in ``mode``: confusion matrices [targets, K, K]."""
-    from edgedg.testtime import Reference
+    from edgedg.reference import Reference
+    from edgedg_runtime.bank import BankOptions
 
-    ref = Reference(model, meta, mode, cfg.m, cfg.bank_size, cfg.source_weight)
+    ref = Reference(model, meta, mode, BankOptions(cfg.m, cfg.bank_size, cfg.source_weight))
     k = int(model.config.num_classes)
     confs = np.zeros((len(names), k, k), dtype=np.int64)
     for t, i in stream_order(lengths, seed):

@@ -40,7 +40,7 @@ def _step_times(
     for step in range(warmup + iters):
         _sync(device)
         start = time.perf_counter()
-        stepper.step(step, batch)
+        stepper.train_batch(step, batch)
         _sync(device)
         if step >= warmup:
             times.append(time.perf_counter() - start)

@@ -81,7 +81,7 @@ class Stepper:
             ids = [env.device.index] if env.device.type == "cuda" else None
             self.net = DistributedDataParallel(model, device_ids=ids, forward_sync_buffers=False)
 
-    def step(self, step: int, batch: tuple[Tensor, Tensor, Tensor]) -> dict[str, float]:
+    def train_batch(self, step: int, batch: tuple[Tensor, Tensor, Tensor]) -> dict[str, float]:
         images, labels, domains = (
             t.to(self.env.device, non_blocking=True)
             for t in local_rows(batch, self.num_domains, self.env)
@@ -265,7 +265,7 @@ def run_loop(cfg: TrainConfig, data: TrainData, env: DistEnv) -> TrainResult:
     try:
         steps = range(run.start, cfg.iters)
         for step, batch in zip(steps, data.batches(run.start), strict=False):
-            record = run.stepper.step(step, batch)
+            record = run.stepper.train_batch(step, batch)
             losses.append(record["loss"])
             it = step + 1
             if run.log is not None and (it % cfg.log_every == 0 or it == cfg.iters):

@@ -41,10 +41,9 @@ from edgedg_runtime.contract import (
     Contract,
     InputSpec,
     StyleSpec,
-    sha256_file,
-    write_json_atomic,
 )
 from edgedg_runtime.errors import EdgeDGError, require
+from edgedg_runtime.fileio import sha256_file, write_json
 
 log = logging.getLogger(__name__)
 GRAPH_FILES = {"style": "style.onnx", "segment": "segment.onnx", "plain": "plain.onnx"}
@@ -187,7 +186,7 @@ def _write(
         contract_writer.provenance(checkpoint_sha256, opts.opset, _exporter()),
         files,
     )
-    write_json_atomic(root / CONTRACT_FILE, contract.to_json())
+    write_json(root / CONTRACT_FILE, contract.to_json())
     return contract
 
 

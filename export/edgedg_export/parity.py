@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from edgedg.norm import collect_frame_stats, prior_set, source_stats, stat_layout
-from edgedg.testtime import preprocess
+from edgedg.reference import preprocess
 from edgedg_runtime.contract import Contract, load_contract
 from edgedg_runtime.errors import EdgeDGError, require
 

@@ -9,9 +9,13 @@ __version__ = "0.1.0"
 
 from edgedg_runtime.errors import EdgeDGError  # noqa: E402
 
-__all__ = ["EdgeDGError", "Result", "Segmenter", "__version__"]
+__all__ = ["BankOptions", "EdgeDGError", "Result", "Segmenter", "__version__"]
 
-_LAZY = {"Segmenter": "edgedg_runtime.segmenter", "Result": "edgedg_runtime.segmenter"}
+_LAZY = {
+    "Segmenter": "edgedg_runtime.segmenter",
+    "Result": "edgedg_runtime.segmenter",
+    "BankOptions": "edgedg_runtime.bank",
+}
 
 
 def __getattr__(name: str):

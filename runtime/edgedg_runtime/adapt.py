@@ -11,12 +11,12 @@ and decides, per mode, which prior the segment call gets and what the bank learn
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Dict
 
 import numpy as np
 
-from edgedg_runtime.bank import SourceStats, StyleBank
+from edgedg_runtime.bank import BankOptions, SourceStats, StyleBank
 from edgedg_runtime.errors import EdgeDGError
 
 MODES = ("source", "target", "sib", "qib", "sib-exact")
@@ -38,18 +38,16 @@ class StepInfo:
 class Adapter:
     """Runs one frame at a time in ``mode`` (one of :data:`MODES`), keeping the style bank.
 
-    ``m`` is the paper's batch size M (k = min(m - 1, len(bank)) entries join each frame);
-    ``source_weight`` adds the source running stats as that many pseudo-frames to bank priors.
-    Pass ``bank`` to continue from a loaded bank.
+    ``bank_options``: m (the paper's batch size M), capacity and source weight of a new bank
+    (:class:`BankOptions`; `sib-exact` pools no source prior). Pass ``bank`` to continue from a
+    loaded bank instead.
     """
 
     def __init__(
         self,
         mode: str,
         source: SourceStats,
-        m: int = 4,
-        bank_size: int = 128,
-        source_weight: float = 0.0,
+        bank_options: BankOptions = BankOptions(),
         bank: StyleBank | None = None,
     ) -> None:
         if mode not in MODES:
@@ -57,16 +55,12 @@ class Adapter:
         self.mode = mode
         self.source = source
         if bank is None:
-            bank = StyleBank(
-                capacity=bank_size,
-                m=m,
-                source_weight=source_weight if mode != "sib-exact" else 0.0,
-                source=source,
-                keep_images=mode == "sib-exact",
-            )
+            if mode == "sib-exact":
+                bank_options = replace(bank_options, source_weight=0.0)
+            bank = StyleBank(bank_options, source, keep_images=mode == "sib-exact")
         self.bank = bank
 
-    def step(
+    def segment_frame(
         self, image: np.ndarray, style_fn: StyleFn | None, segment_fn: SegmentFn
     ) -> tuple[dict[str, np.ndarray], StepInfo]:
         """Adapt to and segment one frame, uint8 [H, W, 3] BGR at the model's input size.
@@ -77,7 +71,7 @@ class Adapter:
         """
         batch = image[None] if image.ndim == 3 else image
         if self.mode in ("source", "target"):
-            return self._step_plain(batch, style_fn, segment_fn)
+            return self._segment_plain(batch, style_fn, segment_fn)
         if batch.shape[0] != 1:
             raise EdgeDGError(f"mode {self.mode} takes one frame at a time, got {batch.shape[0]}")
         if style_fn is None:
@@ -85,14 +79,14 @@ class Adapter:
         style = np.asarray(style_fn(batch), dtype=np.float32)[0]
         shift = self.bank.shift_score(style)
         if self.mode == "sib-exact":
-            return self._step_exact(batch, style, shift, segment_fn)
+            return self._segment_exact(batch, style, shift, segment_fn)
         indices = self.bank.select(style) if self.mode == "sib" else self.bank.recent()
         outputs = segment_fn(batch, self.bank.prior(indices))
         # a bank that keeps images (filled in sib-exact) keeps them in sib / qib too
         self.bank.add(style, outputs["frame_stats"], batch[0] if self.bank.keep_images else None)
         return outputs, StepInfo(shift, int(indices.shape[0]))
 
-    def _step_plain(
+    def _segment_plain(
         self, batch: np.ndarray, style_fn: StyleFn | None, segment_fn: SegmentFn
     ) -> tuple[dict[str, np.ndarray], StepInfo]:
         shift = float("nan")
@@ -101,7 +95,7 @@ class Adapter:
         prior = self.source.prior() if self.mode == "source" else self.source.batch_prior()
         return segment_fn(batch, prior), StepInfo(shift, batch.shape[0] - 1)
 
-    def _step_exact(
+    def _segment_exact(
         self, batch: np.ndarray, style: np.ndarray, shift: float, segment_fn: SegmentFn
     ) -> tuple[dict[str, np.ndarray], StepInfo]:
         """The paper's Image Bank: the current frame and the selected stored frames in one batch,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -100,30 +100,44 @@ def model_id(layout_hash: str, stats: np.ndarray) -> str:
     return digest.hexdigest()
 
 
+DEFAULT_CAPACITY = 128  # Q: the bank size of a new bank when none is given
+
+
+@dataclass(frozen=True)
+class BankOptions:
+    """How a style bank selects and pools, from the command line to the bank (DESIGN 3).
+
+    ``m``: the paper's batch size M; a selection holds k = min(m - 1, len(bank)) entries.
+    ``capacity``: Q entries kept; None: a loaded bank's saved one, else :data:`DEFAULT_CAPACITY`.
+    ``source_weight``: the source running stats as that many pseudo-frames in every prior."""
+
+    m: int = 4
+    capacity: int | None = None
+    source_weight: float = 0.0
+
+
 class StyleBank:
     """A FIFO ring buffer of (style, frame statistics[, image]) entries with style-based selection.
 
     Storage is allocated once, at the first ``add`` (when C, S and the image size are known).
-    ``m`` is the paper's batch size M: a selection holds k = min(m - 1, len(bank)) entries.
-    ``source_weight`` lets the source running stats join every pooled prior as that many
-    pseudo-frames (needs ``source``).
+    ``options``: m, capacity and source weight (see :class:`BankOptions`; a source weight needs
+    ``source``).
     """
 
     def __init__(
         self,
-        capacity: int = 128,
-        m: int = 4,
-        source_weight: float = 0.0,
+        options: BankOptions = BankOptions(),
         source: SourceStats | None = None,
         keep_images: bool = False,
     ) -> None:
-        if capacity < 1 or m < 1:
-            raise BankError(f"bank capacity and m must be >= 1, got {capacity} and {m}")
-        if source_weight < 0 or (source_weight > 0 and source is None):
+        capacity = DEFAULT_CAPACITY if options.capacity is None else options.capacity
+        if capacity < 1 or options.m < 1:
+            raise BankError(f"bank capacity and m must be >= 1, got {capacity} and {options.m}")
+        if options.source_weight < 0 or (options.source_weight > 0 and source is None):
             raise BankError("source_weight must be >= 0 and needs the model's source stats")
         self.capacity = int(capacity)
-        self.m = int(m)
-        self.source_weight = float(source_weight)
+        self.m = int(options.m)
+        self.source_weight = float(options.source_weight)
         self.source = source
         self.keep_images = bool(keep_images)
         self._count = 0  # frames ever added; the next slot is _count % capacity
@@ -326,17 +340,15 @@ class StyleBank:
 def load_bank(
     path: str,
     source: SourceStats | None = None,
-    capacity: int | None = None,
-    m: int = 4,
-    source_weight: float = 0.0,
+    options: BankOptions = BankOptions(),
     keep_images: bool = False,
 ) -> StyleBank:
     """Read a bank written by :meth:`StyleBank.save`, after checking it (see ``bank_file``).
 
     With ``source`` given, a bank of another model (other stat layout, or the same architecture
-    with other weights) is refused. ``capacity`` defaults to the saved one; a smaller capacity
-    keeps the most recent entries (and says how many it drops). Stored images (a `sib-exact`
-    bank) are always kept, so running such a bank in `sib` once does not lose them;
+    with other weights) is refused. ``options.capacity`` None keeps the saved capacity; a smaller
+    capacity keeps the most recent entries (and says how many it drops). Stored images (a
+    `sib-exact` bank) are always kept, so running such a bank in `sib` once does not lose them;
     ``keep_images`` makes an empty bank start keeping images.
     """
     data = read_bank_file(
@@ -348,23 +360,14 @@ def load_bank(
     )
     style, stats, images = data["style"], data["frame_stats"], data.get("images")
     n = style.shape[0]
-    bank = StyleBank(
-        capacity=int(capacity or data["capacity"]),
-        m=m,
-        source_weight=source_weight,
-        source=source,
-        keep_images=images is not None or (keep_images and n == 0),
-    )
+    if options.capacity is None:
+        options = replace(options, capacity=int(data["capacity"]))
+    bank = StyleBank(options, source, keep_images=images is not None or (keep_images and n == 0))
     start = max(0, n - bank.capacity)
     if start:
         log.warning(
-            "style bank %s holds %d entries: capacity %d drops the %d oldest (pass a bank size "
-            "of %d to keep them)",
-            path,
-            n,
-            bank.capacity,
-            start,
-            n,
+            f"style bank {path} holds {n} entries: capacity {bank.capacity} drops the {start} "
+            f"oldest (pass a bank size of {n} to keep them)"
         )
     if n > start:
         bank._fill(style[start:], stats[start:], None if images is None else images[start:])
@@ -381,7 +384,7 @@ def time_select_prior(
     rng = np.random.default_rng(0)
     layout = StatLayout.from_channels([("bn", stats, False)])
     source = SourceStats.from_layout(layout, np.abs(rng.normal(size=(2, stats))))
-    bank = StyleBank(capacity=capacity, m=m, source=source)
+    bank = StyleBank(BankOptions(m, capacity), source)
     for _ in range(capacity):
         bank.add(np.abs(rng.normal(size=(2, channels))), np.abs(rng.normal(size=(2, stats))))
     probe = np.abs(rng.normal(size=(2, channels))).astype(np.float32)

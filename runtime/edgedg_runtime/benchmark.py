@@ -9,12 +9,11 @@ with noise), so the bank and its selection do real work.
 
 from __future__ import annotations
 
-import json
 from typing import Callable, Sequence
 
 import numpy as np
 
-from edgedg_runtime.fileio import atomic_open
+from edgedg_runtime.bank import BankOptions
 
 BENCH_MODES = ("plain", "source", "target", "sib", "qib", "sib-exact")
 STAGES = ("preprocess", "style", "select", "segment", "postprocess", "total")
@@ -52,8 +51,7 @@ def bench(
     backend: str = "auto",
     modes: Sequence[str] = BENCH_MODES,
     threads: int | None = None,
-    m: int = 4,
-    bank_size: int = 128,
+    bank_options: BankOptions = BankOptions(),
     progress: Callable[[str], None] | None = None,
 ) -> dict:
     """Time every mode over ``frames`` frames after ``warmup`` frames. Returns a JSON-ready dict:
@@ -66,7 +64,7 @@ def bench(
         for mode in modes:
             norm = "source" if mode == "plain" else mode
             segs[mode] = Segmenter(
-                model_dir, backend, norm, m, bank_size, threads=threads, fold_source=mode == "plain"
+                model_dir, backend, norm, bank_options, threads=threads, fold_source=mode == "plain"
             )
         first = next(iter(segs.values()))
         h, w = first.input_size
@@ -86,7 +84,7 @@ def bench(
             "input": [h, w],
             "frames": frames,
             "warmup": warmup,
-            "m": m,
+            "m": bank_options.m,
             "modes": {mode: _summarise(times[mode]) for mode in modes},
         }
     finally:
@@ -121,10 +119,3 @@ def format_table(report: dict) -> str:
         ratio = f"{entry['ratio']:>9.3f}" if entry.get("ratio") is not None else f"{'-':>9}"
         lines.append(f"{mode:<10}" + "".join(f"{c:>20}" for c in cells) + ratio)
     return "\n".join(lines)
-
-
-def write_json(report: dict, path: str) -> None:
-    """Write ``report`` to ``path`` atomically (temp file in the same folder, then rename)."""
-    with atomic_open(path, "w") as f:
-        json.dump(report, f, indent=2)
-        f.write("\n")

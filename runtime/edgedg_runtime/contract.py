@@ -9,7 +9,6 @@ numpy and the standard library only; Python 3.8 syntax.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import zipfile
@@ -20,7 +19,7 @@ from typing import Any, Union
 import numpy as np
 
 from edgedg_runtime.errors import ContractError
-from edgedg_runtime.fileio import write_atomic
+from edgedg_runtime.fileio import sha256_file
 from edgedg_runtime.layout import StatLayout
 
 SCHEMA_VERSION = 1
@@ -319,15 +318,6 @@ def check_paths_inside(model_dir: str | os.PathLike, contract: Contract) -> None
             )
 
 
-def sha256_file(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def verify_files(model_dir: str | os.PathLike, contract: Contract) -> None:
     """Raise a ContractError when a listed file is missing or its sha256 differs."""
     root = Path(model_dir)
@@ -388,8 +378,3 @@ def load_source_stats(
         if not np.all(np.isfinite(arr)) or np.any(arr[1] < 0):
             raise ContractError(f"{path}: '{key}' holds non-finite values or negative variances")
     return stats, style
-
-
-def write_json_atomic(path: str | os.PathLike, data: dict[str, Any]) -> None:
-    """Write ``data`` as indented JSON through a temp file in the same directory + os.replace."""
-    write_atomic(path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))

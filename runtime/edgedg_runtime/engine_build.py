@@ -31,6 +31,7 @@ from edgedg_runtime import engine_cache as cache
 from edgedg_runtime.contract import load_contract
 from edgedg_runtime.cuda_buffers import cuda_runtime, gpu_identity
 from edgedg_runtime.errors import ContractError, EdgeDGError, MissingDependencyError
+from edgedg_runtime.fileio import write_atomic
 
 log = logging.getLogger(__name__)
 GRAPHS = ("style", "segment", "plain")
@@ -180,7 +181,7 @@ def _build(trt, data: bytes, key, workspace_mib, tc_path: Path):
             "TensorRT failed to build the engine (see its log above); on a small Jetson try "
             "--workspace 1024 and close other GPU programs"
         )
-    cache.atomic_write(tc_path, bytes(config.get_timing_cache().serialize()))
+    write_atomic(tc_path, bytes(config.get_timing_cache().serialize()))
     return bytes(plan), precision_report(layer_info(trt, logger, bytes(plan), key.profiles))
 
 

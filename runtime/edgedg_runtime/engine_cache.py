@@ -21,10 +21,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from edgedg_runtime import platform as board
+from edgedg_runtime import board
 from edgedg_runtime.contract import SCHEMA_VERSION, Contract
 from edgedg_runtime.errors import ContractError, EdgeDGError
-from edgedg_runtime.fileio import write_atomic
+from edgedg_runtime.fileio import sha256_file, write_atomic, write_json
 
 ENGINE_SCHEMA = 1
 PRECISIONS = ("fp32", "fp16")
@@ -193,7 +193,7 @@ def lookup(engine_dir: os.PathLike, graph: str, key: EngineKey) -> CacheEntry | 
     entry = _read_entry(engine)
     if entry is None or entry.key != key:
         return None
-    if entry.sidecar.get("engine_sha256") != _sha256(engine):
+    if entry.sidecar.get("engine_sha256") != sha256_file(engine):
         return None
     return entry
 
@@ -243,7 +243,7 @@ def write_entry(
     describes a complete engine)."""
     engine = engine_path(engine_dir, graph, key)
     engine.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(engine, bytes(plan))
+    write_atomic(engine, bytes(plan))
     sidecar = dict(facts)
     sidecar.update(
         key=key.to_json(),
@@ -251,7 +251,7 @@ def write_entry(
         engine_sha256=hashlib.sha256(plan).hexdigest(),
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     )
-    atomic_write(sidecar_path(engine), (json.dumps(sidecar, indent=2) + "\n").encode())
+    write_json(sidecar_path(engine), sidecar)
     return CacheEntry(engine, key, sidecar)
 
 
@@ -317,19 +317,6 @@ def _read_entry(engine: Path) -> CacheEntry | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return CacheEntry(engine, key, sidecar) if engine.is_file() else None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` through a temp file in the same directory + os.replace."""
-    write_atomic(path, data)
 
 
 def _unlink(path: Path) -> None:

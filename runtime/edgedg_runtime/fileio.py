@@ -1,7 +1,10 @@
 """Atomic file writes: every checkpoint, bank, report, contract and engine goes through here.
 
 A reader (or a power cut) never sees a half-written file: data goes to a temp file in the same
-folder, is flushed to disk, and replaces the target with one rename.
+folder, is flushed to disk, and replaces the target with one rename. Also the one JSON writer
+(:func:`write_json`) and the one file digest (:func:`sha256_file`).
+
+The standard library only; Python 3.8 syntax.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import glob
+import hashlib
+import json
 import os
 import tempfile
 from typing import IO, Iterator, Union
@@ -61,6 +66,20 @@ def write_atomic(path: PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
     with atomic_open(path) as handle:
         handle.write(data)
+
+
+def write_json(path: PathLike, data: object, indent: int | None = 2) -> None:
+    """Write ``data`` as JSON (UTF-8, ``indent`` spaces, a final newline) to ``path`` atomically."""
+    write_atomic(path, (json.dumps(data, indent=indent) + "\n").encode("utf-8"))
+
+
+def sha256_file(path: PathLike) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def remove_orphan_temps(path: PathLike, suffix: str = ".tmp") -> list:

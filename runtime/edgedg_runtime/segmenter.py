@@ -25,7 +25,7 @@ import numpy as np
 
 from edgedg_runtime.adapt import BANK_MODES, MODES, Adapter
 from edgedg_runtime.backends import Backend, create_backend, resolve_kind
-from edgedg_runtime.bank import SourceStats, StyleBank, load_bank
+from edgedg_runtime.bank import BankOptions, SourceStats, StyleBank, load_bank
 from edgedg_runtime.contract import Contract, load_contract, load_source_stats
 from edgedg_runtime.errors import BankError, ContractError, EdgeDGError, FrameError, require
 
@@ -72,10 +72,10 @@ class Segmenter:
     ``norm``: source | target | sib | qib | sib-exact (DESIGN 2). ``source`` runs plain.onnx
     (BatchNorm folded, no style graph, no bank): the fastest path. ``bank``: a StyleBank or the
     path of a saved one (refused when it belongs to another model). ``threads``: ONNX Runtime
-    intra-op threads. ``m``, ``bank_size`` (None: a loaded bank's capacity, else 128),
-    ``source_weight``: DESIGN 3. ``fold_source=False`` runs ``source`` on segment.onnx with the
-    running-stats prior instead (the unfolded graph at w = 0, which benchmarks and checks compare
-    against plain.onnx).
+    intra-op threads. ``bank_options``: m, capacity (None: a loaded bank's, else 128) and source
+    weight, see :class:`BankOptions` and DESIGN 3. ``fold_source=False`` runs ``source`` on
+    segment.onnx with the running-stats prior instead (the unfolded graph at w = 0, which
+    benchmarks and checks compare against plain.onnx).
     """
 
     def __init__(
@@ -83,9 +83,7 @@ class Segmenter:
         model_dir: str,
         backend: str = "auto",
         norm: str = "sib",
-        m: int = 4,
-        bank_size: int | None = None,
-        source_weight: float = 0.0,
+        bank_options: BankOptions = BankOptions(),
         bank: None | str | StyleBank = None,
         threads: int | None = None,
         fold_source: bool = True,
@@ -94,16 +92,15 @@ class Segmenter:
             raise EdgeDGError(f"unknown norm mode '{norm}': choose one of {', '.join(MODES)}")
         self.model_dir, self.norm = str(model_dir), norm
         self.contract: Contract = load_contract(model_dir)
-        self._check_batch(m)
+        self._check_batch(bank_options.m)
         stats, style = load_source_stats(model_dir, self.contract)
         self.source = SourceStats.from_layout(self.contract.stat_layout, stats, style)
         self.backend_kind = resolve_kind(backend)
         self._cv2 = require("cv2", "camera", "Resizing frames")
         self._backends: dict[str, Backend] = {}
         self.adapter: Adapter | None = None
-        self._spent = {"style": 0.0, "segment": 0.0}  # ms in each graph during the current frame
         try:
-            self._open(threads, m, bank_size, source_weight, bank, fold_source)
+            self._open(threads, bank_options, bank, fold_source)
         except BaseException:
             self.close()
             raise
@@ -121,7 +118,7 @@ class Segmenter:
                 f"with --max-batch {m}"
             )
 
-    def _open(self, threads, m, bank_size, source_weight, bank, fold_source) -> None:
+    def _open(self, threads, bank_options: BankOptions, bank, fold_source: bool) -> None:
         image = {"image": self.contract.input.dtype}
         labels = {"labels": self.contract.labels_dtype}
         if self.norm == "source" and fold_source:
@@ -132,8 +129,8 @@ class Segmenter:
         if self.norm not in ("source", "target"):
             self._open_graph("style", threads).expect(image, {"style": "float32"})
         if isinstance(bank, str):
-            bank = self._load_bank(bank, m, bank_size, source_weight)
-        self.adapter = Adapter(self.norm, self.source, m, bank_size or 128, source_weight, bank)
+            bank = self._load_bank(bank, bank_options)
+        self.adapter = Adapter(self.norm, self.source, bank_options, bank)
 
     def _open_graph(self, name: str, threads: int | None) -> Backend:
         if self.backend_kind == "trt":  # the engine of this graph, found or built (cached)
@@ -168,9 +165,9 @@ class Segmenter:
                     "directory with `edgedg export`"
                 )
 
-    def _load_bank(self, path: str, m: int, bank_size, source_weight: float) -> StyleBank:
+    def _load_bank(self, path: str, bank_options: BankOptions) -> StyleBank:
         exact = self.norm == "sib-exact"
-        bank = load_bank(path, self.source, bank_size, m, source_weight, keep_images=exact)
+        bank = load_bank(path, self.source, bank_options, keep_images=exact)
         if exact and len(bank) and not bank.keep_images:
             raise BankError(
                 f"style bank {path} holds statistics only; sib-exact needs the stored images of a "
@@ -217,33 +214,30 @@ class Segmenter:
             )
 
     def _run(self, image: np.ndarray, timings: dict[str, float]):
+        """Labels [h, w], shift score and k of one input-size image; fills the graph stages of
+        ``timings`` from the backends' own times and ``select`` with the rest of the step."""
         if self.adapter is None:  # source: the folded plain graph
-            t = time.perf_counter()
-            labels = self._backends["plain"].infer({"image": self._feed(image[None])})["labels"]
-            timings["segment"] = _ms(t)
+            plain = self._backends["plain"]
+            labels = plain.infer({"image": self._feed(image[None])})["labels"]
+            timings["segment"] = plain.last_ms
             return labels[0], float("nan"), 0
-        self._spent["style"] = self._spent["segment"] = 0.0
         t = time.perf_counter()
-        style = self._style_fn if "style" in self._backends else None
-        outputs, info = self.adapter.step(image, style, self._segment_fn)
+        style = self._style if "style" in self._backends else None
+        outputs, info = self.adapter.segment_frame(image, style, self._segment)
         step = _ms(t)
+        graphs = self._backends["segment"].last_ms
         if style is not None:
-            timings["style"] = self._spent["style"]
-        timings["select"] = max(0.0, step - self._spent["style"] - self._spent["segment"])
-        timings["segment"] = self._spent["segment"]
+            timings["style"] = self._backends["style"].last_ms
+            graphs += timings["style"]
+        timings["select"] = max(0.0, step - graphs)
+        timings["segment"] = self._backends["segment"].last_ms
         return outputs["labels"][0], float(info.shift_score), int(info.k)
 
-    def _style_fn(self, images: np.ndarray) -> np.ndarray:
-        t = time.perf_counter()
-        out = self._backends["style"].infer({"image": self._feed(images)})["style"]
-        self._spent["style"] += _ms(t)
-        return out
+    def _style(self, images: np.ndarray) -> np.ndarray:
+        return self._backends["style"].infer({"image": self._feed(images)})["style"]
 
-    def _segment_fn(self, images: np.ndarray, prior: np.ndarray) -> dict[str, np.ndarray]:
-        t = time.perf_counter()
-        out = self._backends["segment"].infer({"image": self._feed(images), "norm_prior": prior})
-        self._spent["segment"] += _ms(t)
-        return out
+    def _segment(self, images: np.ndarray, prior: np.ndarray) -> dict[str, np.ndarray]:
+        return self._backends["segment"].infer({"image": self._feed(images), "norm_prior": prior})
 
     def _feed(self, images: np.ndarray) -> np.ndarray:
         return images.astype(np.float32) if self._float_input else images
@@ -301,4 +295,4 @@ def _ms(t0: float) -> float:
     return (time.perf_counter() - t0) * 1000.0
 
 
-__all__ = ["BANK_MODES", "MODES", "Result", "Segmenter", "check_frame"]
+__all__ = ["BANK_MODES", "MODES", "BankOptions", "Result", "Segmenter", "check_frame"]

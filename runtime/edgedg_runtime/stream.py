@@ -23,6 +23,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from edgedg_runtime.bank import BankOptions
 from edgedg_runtime.bank_file import BankLock
 from edgedg_runtime.errors import EdgeDGError, FrameError, require
 from edgedg_runtime.fileio import remove_orphan_temps
@@ -42,9 +43,7 @@ class StreamOptions:
 
     norm: str = "sib"
     backend: str = "auto"
-    m: int = 4
-    bank_size: int | None = None  # None: the saved bank's capacity, else 128
-    source_weight: float = 0.0
+    bank_options: BankOptions = BankOptions()  # capacity None: the saved bank's, else 128
     threads: int | None = None
     input_width: int | None = None
     input_height: int | None = None
@@ -323,33 +322,37 @@ def stream(
 
     With ``options.bank``, the bank path is locked for the run (a second process on it is
     refused), checked writable before the first frame, and saved at exit even after a signal."""
-    o = options or StreamOptions()
-    if o.bank and o.norm not in ("sib", "qib", "sib-exact"):
-        raise EdgeDGError(f"--bank needs a bank mode (sib, qib, sib-exact), not --norm {o.norm}")
-    lock = BankLock(o.bank).acquire() if o.bank else None
+    options = options or StreamOptions()
+    if options.bank and options.norm not in ("sib", "qib", "sib-exact"):
+        raise EdgeDGError(
+            f"--bank needs a bank mode (sib, qib, sib-exact), not --norm {options.norm}"
+        )
+    lock = BankLock(options.bank).acquire() if options.bank else None
     try:
-        if o.bank:
-            remove_orphan_temps(o.bank)  # a save killed mid-write; we hold the lock
-        return _stream(model_dir, source, output, o, echo)
+        if options.bank:
+            remove_orphan_temps(options.bank)  # a save killed mid-write; we hold the lock
+        return _stream(model_dir, source, output, options, echo)
     finally:
         if lock is not None:
             lock.release()
 
 
-def _stream(model_dir, source, output, o: StreamOptions, echo) -> StreamSummary:
+def _stream(model_dir, source, output, options: StreamOptions, echo) -> StreamSummary:
     from edgedg_runtime.segmenter import Segmenter
 
-    bank = o.bank if o.bank and os.path.exists(o.bank) else None
+    bank = options.bank if options.bank and os.path.exists(options.bank) else None
     with Segmenter(
-        model_dir, o.backend, o.norm, o.m, o.bank_size, o.source_weight, bank, o.threads
-    ) as seg, open_source(source, o.input_width, o.input_height, o.input_rate, o.timeout) as src:
-        renderer = Renderer(seg.class_names, seg.class_colors, o.alpha)
-        sinks = make_sinks(output, o, renderer, src.fps or o.input_rate or 30.0)
+        model_dir, options.backend, options.norm, options.bank_options, bank, options.threads
+    ) as seg, open_source(
+        source, options.input_width, options.input_height, options.input_rate, options.timeout
+    ) as src:
+        renderer = Renderer(seg.class_names, seg.class_colors, options.alpha)
+        sinks = make_sinks(output, options, renderer, src.fps or options.input_rate or 30.0)
         echo(f"streaming {source} -> {output or '(no output)'}: {seg.describe()}")
-        saver = BankSaver(seg.bank, o.bank) if o.bank and seg.bank is not None else None
+        saver = BankSaver(seg.bank, options.bank) if options.bank and seg.bank is not None else None
 
         def save_bank(n: int) -> None:
-            if saver is not None and o.bank_save_every and n % o.bank_save_every == 0:
+            if saver is not None and options.bank_save_every and n % options.bank_save_every == 0:
                 saver.save()
 
         summary = None
@@ -357,7 +360,9 @@ def _stream(model_dir, source, output, o: StreamOptions, echo) -> StreamSummary:
         # until the video is closed and the bank saved.
         with StopSignals() as stop:
             try:
-                summary = run_loop(seg, src, sinks, o.profile, o.max_frames, save_bank, echo, stop)
+                summary = run_loop(
+                    seg, src, sinks, options.profile, options.max_frames, save_bank, echo, stop
+                )
             finally:
                 for sink in sinks:
                     sink.close()

@@ -2,12 +2,14 @@
 
 A backend is opened once (session or engine, buffers, specs), then called per frame with
 ``infer(feeds) -> outputs``. Input and output specs are read and validated at open, never per
-frame, so the per-frame path stays a dictionary in and a dictionary out.
+frame, so the per-frame path stays a dictionary in and a dictionary out. ``infer`` records how
+long each call took (``last_ms``), as Polygraphy's runners do, so callers need no timers.
 """
 
 from __future__ import annotations
 
 import abc
+import time
 from dataclasses import dataclass
 from typing import Union
 
@@ -36,8 +38,8 @@ class TensorSpec:
 class Backend(abc.ABC):
     """Base of every inference backend: a context manager with typed specs and ``infer``.
 
-    Subclasses implement ``_open`` (returning the input and output specs) and ``_close``, and
-    ``infer``. ``open`` is idempotent; ``close`` releases everything ``_open`` acquired.
+    Subclasses implement ``_open`` (returning the input and output specs), ``_close`` and
+    ``_infer``. ``open`` is idempotent; ``close`` releases everything ``_open`` acquired.
     """
 
     kind = "base"
@@ -46,6 +48,7 @@ class Backend(abc.ABC):
         self.path = str(path)
         self._inputs: tuple[TensorSpec, ...] | None = None
         self._outputs: tuple[TensorSpec, ...] | None = None
+        self.last_ms = 0.0  # wall-clock ms of the latest infer() call
 
     # lifecycle -----------------------------------------------------------------------------
     def open(self) -> Backend:
@@ -107,13 +110,21 @@ class Backend(abc.ABC):
                     )
 
     # per frame -----------------------------------------------------------------------------
-    @abc.abstractmethod
     def infer(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run the graph. ``feeds`` maps every input name to an array of its spec's dtype.
 
         Returns every output by name. Arrays returned may be reused by the next call: copy them
-        to keep them (the Segmenter copies what it keeps).
+        to keep them (the Segmenter copies what it keeps). The call's time, in ms, is kept in
+        ``last_ms`` (results ready on the host: TensorRT synchronises its stream before returning).
         """
+        start = time.perf_counter()
+        outputs = self._infer(feeds)
+        self.last_ms = (time.perf_counter() - start) * 1000.0
+        return outputs
+
+    @abc.abstractmethod
+    def _infer(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run the graph once (see :meth:`infer`)."""
 
     @abc.abstractmethod
     def _open(self) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:

@@ -112,7 +112,7 @@ class OrtBackend(Backend):
         self._specs(self._inputs)
         return self._session.get_providers()[0]
 
-    def infer(self, feeds):
+    def _infer(self, feeds):
         values = self._session.run(self._output_names, feeds)
         return dict(zip(self._output_names, values))
 

@@ -183,7 +183,7 @@ class TrtBackend(Backend):
         )
 
     # per frame -----------------------------------------------------------------------------
-    def infer(self, feeds):
+    def _infer(self, feeds):
         context, stream = self._context, self._stream
         for name in self._in_names:
             array = np.ascontiguousarray(feeds[name])

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from edgedg.norm import collect_frame_stats, prior_set, source_stats, stat_layout
 from edgedg_runtime.adapt import Adapter, SegmentFn, StepInfo, StyleFn
-from edgedg_runtime.bank import SourceStats, StyleBank
+from edgedg_runtime.bank import BankOptions, SourceStats, StyleBank
 from edgedg_runtime.errors import FrameError
 
 
@@ -88,7 +88,7 @@ class Reference:
     """A torch model run in one test-time mode on uint8 BGR frames at the model's input size.
 
     ``meta`` is the checkpoint meta (its "mean"/"std" are the graphs' normalisation). ``mode``,
-    ``m``, ``bank_size``, ``source_weight`` are those of :class:`edgedg_runtime.adapt.Adapter`.
+    ``bank_options`` and ``bank`` are those of :class:`edgedg_runtime.adapt.Adapter`.
     """
 
     def __init__(
@@ -96,26 +96,24 @@ class Reference:
         model: nn.Module,
         meta: Mapping[str, Any],
         mode: str = "sib",
-        m: int = 4,
-        bank_size: int = 128,
-        source_weight: float = 0.0,
+        bank_options: BankOptions = BankOptions(),
         bank: StyleBank | None = None,
     ) -> None:
         self.model = model.eval()
         mean, std = _mean_std(meta)
         self.style_fn = style_fn_of(model, mean, std)
         self.segment_fn = segment_fn_of(model, mean, std)
-        self.adapter = Adapter(mode, source_stats_of(model), m, bank_size, source_weight, bank)
+        self.adapter = Adapter(mode, source_stats_of(model), bank_options, bank)
 
     @property
     def bank(self) -> StyleBank:
         return self.adapter.bank
 
-    def step(self, frames: np.ndarray) -> tuple[dict[str, np.ndarray], StepInfo]:
+    def segment_frame(self, frames: np.ndarray) -> tuple[dict[str, np.ndarray], StepInfo]:
         """One frame [H, W, 3] (or, for `source` / `target`, a batch [N, H, W, 3]): the segment
         outputs of the current frame(s) and the step info (shift score, k)."""
-        return self.adapter.step(frames, self.style_fn, self.segment_fn)
+        return self.adapter.segment_frame(frames, self.style_fn, self.segment_fn)
 
     def __call__(self, frames: np.ndarray) -> dict[str, np.ndarray]:
-        """Like :meth:`step`, the outputs only."""
-        return self.step(frames)[0]
+        """Like :meth:`segment_frame`, the outputs only."""
+        return self.segment_frame(frames)[0]
