@@ -23,8 +23,13 @@ MODES = ("plain", "source", "target", "sib", "qib", "sib-exact")
 )
 @click.option("--threads", type=int, default=None, help="ONNX Runtime intra-op threads.")
 @click.option("--m", type=int, default=4, show_default=True, help="Batch size M of the bank.")
+@click.option(
+    "--profile",
+    is_flag=True,
+    help="Also print ONNX Runtime's breakdown of plain vs segment (node kinds, fusions, ms).",
+)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write JSON here.")
-def cli(model_dir, frames, warmup, backend, modes, threads, m, json_path) -> None:
+def cli(model_dir, frames, warmup, backend, modes, threads, m, profile, json_path) -> None:
     """Runtime latency per norm mode (median and p90 per stage), as ratios to plain."""
     from edgedg_runtime.benchmark import BENCH_MODES, bench, format_table, write_json
     from edgedg_runtime.errors import EdgeDGError
@@ -36,3 +41,7 @@ def cli(model_dir, frames, warmup, backend, modes, threads, m, json_path) -> Non
     if json_path:
         write_json(report, json_path)
         click.echo(f"wrote {json_path}")
+    if profile:
+        from edgedg.ort_profile import format_profiles, profile_model_dir
+
+        click.echo(format_profiles(profile_model_dir(model_dir, threads=threads)))
