@@ -4,7 +4,7 @@ For the layer's channels (offset o, count C) with (mu_p, var_p, w) = norm_prior[
 shift c = the layer's source running mean (an initializer):
 
     xs    = x - c                           (folded into the producing Conv's bias: free)
-    m1    = ReduceMean(xs, N H W)           m2 = ReduceMean(xs * xs, N H W)
+    m1    = mean(xs, N H W)                 m2 = mean(xs * xs, N H W)    (each over W, then N H)
     mu_f  = m1 + c                          var_f = max(m2 - m1^2, 0)
     delta = mu_f - mu_p
     mu    = mu_p + w * delta                                  (= w mu_f + (1 - w) mu_p)
@@ -13,12 +13,14 @@ shift c = the layer's source running mean (an initializer):
     a     = gamma / sqrt(var + eps)
     y     = xs * a + (beta + (c - mu) * a)                    (= gamma (x - mu) / sqrt(..) + beta)
 
-Why this form: the full-size work is the two reductions (of xs and xs * xs: one pass each, which
-TensorRT can merge) and ONE per-channel affine (Mul, Add) that the residual Add and the ReLU
-follow, so TensorRT fuses affine + Add + ReLU into one point-wise kernel and ONNX Runtime runs
-three element-wise passes instead of the centred form's five. Raw moments lose precision as
-(mean / std)^2; the shift keeps that ratio at the frame's distance from the source statistics
-rather than its absolute mean (measured: tests/test_unfold_numerics.py). The graph gains the input
+Why this form: the full-size work is the two reductions (of xs and xs * xs, which TensorRT can
+merge) and ONE per-channel affine (Mul, Add) that the residual Add and the ReLU follow, so
+TensorRT can fuse affine + Add + ReLU into one point-wise kernel; ONNX Runtime runs three
+element-wise passes (square, scale, shift) where the centred form ran four, and reorders each
+blocked (NCHWc) conv output to NCHW once. Raw moments lose precision as (mean / std)^2; the shift
+keeps that ratio at the frame's distance from the source statistics rather than its absolute mean,
+and the two-stage means keep each float32 sum short (measured: tests/test_unfold_numerics.py).
+The graph gains the input
 `norm_prior` [3, S] and the output `frame_stats` [2, S] (= [mu_f; var_f] of every layer,
 concatenated in layout order). Every node computing statistics is named ``<layer>/stat/...`` so
 that an FP16 build keeps them in FP32.
@@ -108,8 +110,11 @@ def _unfold_one(
 
     mu_p, var_p, w = _prior_rows(graph, prior, layer, s)
     xs = _shifted(graph, x, centre, layer.name)
-    m1 = _mean_nhw(graph, xs, opset, s + "m1")
-    m2 = _mean_nhw(graph, stat("Mul", "square", xs, xs), opset, s + "m2")
+    # The same shape: ONNX Runtime reorders the blocked (NCHWc) conv output to NCHW for it, once,
+    # and the square then runs on that copy instead of getting a second reorder of its own.
+    xr = stat("Reshape", "plain_layout", xs, const(s + "nchw", np.int64([0, c, -1, 0])))
+    m1 = _mean_nhw(graph, xr, opset, s + "m1")
+    m2 = _mean_nhw(graph, stat("Mul", "square", xr, xr), opset, s + "m2")
     c_shift = const(s + "shift", centre)
     mu_f = stat("Add", "mu_f", m1, c_shift)
     raw_var = stat("Sub", "raw_var", m2, stat("Mul", "m1_sq", m1, m1))
