@@ -30,6 +30,7 @@ class GraphProfile:
     fused_activation: int = 0
     fused_sum: int = 0
     ms: dict[str, float] = field(default_factory=dict)
+    gflop: float = 0.0  # convolutions of one frame, 2 x multiply-adds
 
     @property
     def total_ms(self) -> float:
@@ -56,7 +57,7 @@ def profile_model_dir(model_dir: str, runs: int = 5, threads: int | None = None)
         for _ in range(runs + 1):  # interleaved, so that a load change hits both graphs alike
             for g in GRAPHS:
                 sessions[g].run(None, feeds[g])
-        return [_breakdown(g, tmp, sessions[g]) for g in GRAPHS]
+        return [_breakdown(g, tmp, sessions[g], paths[g]) for g in GRAPHS]
 
 
 def _session(path: str, prefix: str, threads: int | None):
@@ -74,15 +75,35 @@ def _session(path: str, prefix: str, threads: int | None):
     return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
 
-def _breakdown(name: str, tmp: str, session) -> GraphProfile:
+def _breakdown(name: str, tmp: str, session, path: str) -> GraphProfile:
     import onnx
 
     prof = GraphProfile(name)
     trace = session.end_profiling()
     kinds = _count_nodes(prof, onnx.load(os.path.join(tmp, name + ".onnx")))
+    prof.gflop = conv_gflop(onnx.load(path))
     with open(trace) as f:
         prof.ms = _ms_per_kind(json.load(f), kinds)
     return prof
+
+
+def conv_gflop(model) -> float:
+    """GFLOP (2 x multiply-adds) of the convolutions of ``model`` (an onnx ModelProto) for one
+    image at its declared size."""
+    import onnx
+
+    inferred = onnx.shape_inference.infer_shapes(model)
+    shapes = {
+        v.name: [d.dim_value or 1 for d in v.type.tensor_type.shape.dim]
+        for v in [*inferred.graph.value_info, *inferred.graph.output]
+    }
+    weights = {t.name: list(t.dims) for t in model.graph.initializer}
+    macs = 0
+    for node in model.graph.node:
+        if node.op_type == "Conv" and node.output[0] in shapes and node.input[1] in weights:
+            _, cin_per_group, *kernel = weights[node.input[1]]
+            macs += int(np.prod(shapes[node.output[0]])) * cin_per_group * int(np.prod(kernel))
+    return 2.0 * macs / 1e9
 
 
 def _kind(domain: str, op_type: str) -> str:
@@ -138,5 +159,8 @@ def format_profiles(profiles: list) -> str:
         lines.append(f"{label:<22}" + "".join(f"{getattr(p, attr):>12}{'':>14}" for p in profiles))
     lines.append(
         f"{'total kernel ms':<22}" + "".join(f"{'':>12}{p.total_ms:>14.2f}" for p in profiles)
+    )
+    lines.append(
+        f"{'conv GFLOP / frame':<22}" + "".join(f"{p.gflop:>12.1f}{'':>14}" for p in profiles)
     )
     return "\n".join(lines)
