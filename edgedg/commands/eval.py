@@ -15,7 +15,7 @@ MODES = ("source", "target", "sib", "sib-exact", "qib", "tn-batch")
     "modes",
     multiple=True,
     type=click.Choice(MODES),
-    default=("sib",),
+    default=("target",),
     show_default=True,
     help="Norm mode; repeat for several. tn-batch: the paper's TN baseline, statistics of "
     "batches of --m shuffled test images.",

@@ -11,7 +11,7 @@ MODES = ("source", "target", "sib", "qib", "sib-exact")
 @click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
 @click.argument("input")
 @click.argument("output", required=False)
-@click.option("--norm", type=click.Choice(MODES), default="sib", show_default=True)
+@click.option("--norm", type=click.Choice(MODES), default="target", show_default=True)
 @click.option(
     "--backend", type=click.Choice(["auto", "ort", "trt"]), default="auto", show_default=True
 )

@@ -81,7 +81,7 @@ class Segmenter:
         self,
         model_dir: str,
         backend: str = "auto",
-        norm: str = "sib",
+        norm: str = "target",
         m: int = 4,
         bank_size: int = 128,
         source_weight: float = 0.0,

@@ -31,7 +31,7 @@ VIDEO_FOURCC = {".mp4": "mp4v", ".avi": "MJPG"}
 class StreamOptions:
     """Everything ``edgedg stream`` can set besides the model, input and output."""
 
-    norm: str = "sib"
+    norm: str = "target"
     backend: str = "auto"
     m: int = 4
     bank_size: int = 128
