@@ -69,12 +69,13 @@ def check_frame(frame: object) -> np.ndarray:
 class Segmenter:
     """Segments BGR frames of any size with an exported model directory.
 
-    ``norm``: source | target | sib | qib | sib-exact (DESIGN 2). ``source`` runs plain.onnx
-    (BatchNorm folded, no style graph, no bank): the fastest path. ``bank``: a StyleBank or the
-    path of a saved one (refused when it belongs to another model). ``threads``: ONNX Runtime
-    intra-op threads. ``m``, ``bank_size``, ``source_weight``: DESIGN 3. ``fold_source=False``
-    runs ``source`` on segment.onnx with the running-stats prior instead (the unfolded graph at
-    w = 0, which benchmarks and checks compare against plain.onnx).
+    ``norm``: source | target (default) | sib | qib | sib-exact (DESIGN 2). ``source`` runs
+    plain.onnx (BatchNorm folded, no style graph, no bank): the fastest path. ``bank``: a
+    StyleBank or the path of a saved one (refused when it belongs to another model).
+    ``threads``: ONNX Runtime intra-op threads. ``m``, ``bank_size``, ``source_weight``:
+    DESIGN 3. ``fold_source=False`` runs ``source`` on segment.onnx with the running-stats prior
+    instead (the unfolded graph at w = 0, which benchmarks and checks compare against
+    plain.onnx).
     """
 
     def __init__(
