@@ -44,6 +44,11 @@ VERBS: dict[str, tuple[str, str, str]] = {
     "bench": ("edgedg.commands.bench", "cli", "Runtime latency per norm mode, as ratios to plain."),
     "bench-train": ("edgedg.commands.bench_train", "cli", "Training step time: AGG vs MLDG."),
     "ablation": ("edgedg.commands.ablation", "cli", "The paper's ablation on synthetic domains."),
+    "scenarios": (
+        "edgedg.commands.scenarios",
+        "cli",
+        "Which norm mode when: degenerate frames, scene cuts, small inputs, restarts.",
+    ),
     "doctor": ("edgedg.commands.doctor", "cli", "What this machine can run, and what to install."),
     "demo": (
         "edgedg.commands.demo",

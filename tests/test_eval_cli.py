@@ -24,7 +24,7 @@ def setup(tmp_path_factory):
 def test_eval_every_mode_writes_report_chart_and_predictions(setup, tmp_path):
     root, ckpt, targets = setup
     args = [str(ckpt), "--target", targets[0], "--target", targets[1], "--runs", "2"]
-    for mode in ("source", "target", "sib", "sib-exact", "qib"):
+    for mode in ("source", "target", "sib", "sib-exact", "qib", "tn-batch"):
         args += ["--norm", mode]
     out = tmp_path / "out"
     args += ["--protocol", "full", "--size", "64", "--report", str(out / "r.json")]
@@ -59,6 +59,20 @@ def test_single_run_modes_agree_with_library_call(setup):
     assert report["input_size"] == [32, 32]
     assert sum(t["images"] for t in report["targets"].values()) == 4
     assert report["modes"]["sib"]["mixed"]["miou_std"] == 0.0
+
+
+def test_batch_tn_normalises_over_batches_of_m_shuffled_images(setup):
+    """tn-batch with M = 1 is per-frame TN in every shuffle; with M = 4 each shuffle makes other
+    batches, so the runs differ from per-frame TN and from each other."""
+    _, ckpt, targets = setup
+    opts = dict(runs=3, protocol="paper", size=32)
+    cfg = EvalConfig(modes=("target", "tn-batch"), m=1, **opts)
+    single = evaluate_checkpoint(str(ckpt), targets, cfg, log=None)["modes"]
+    per_frame = single["target"]["mixed"]["miou_mean"]
+    assert single["tn-batch"]["mixed"]["miou_runs"] == pytest.approx([per_frame] * 3, abs=1e-12)
+    cfg = EvalConfig(modes=("tn-batch",), m=4, **opts)
+    runs = evaluate_checkpoint(str(ckpt), targets, cfg, log=None)["modes"]["tn-batch"]["mixed"]
+    assert len(set(runs["miou_runs"])) > 1 and per_frame not in runs["miou_runs"]
 
 
 def test_bad_options_are_one_line_errors(setup):

@@ -53,3 +53,15 @@ def test_bench_command_table_and_json(tiny_dir, tmp_path):
         assert mode in result.output
     bad = invoke(["bench", tiny_dir, "--frames", "0"])
     assert bad.exit_code == 1 and "--frames" in bad.output
+
+
+def test_bench_compares_another_export_in_the_same_run(tiny_dir, tmp_path):
+    out = tmp_path / "bench.json"
+    args = ["bench", tiny_dir, "--frames", "2", "--warmup", "0", "--backend", "ort"]
+    args += ["--mode", "plain", "--mode", "target", "--compare", tiny_dir, "--json", str(out)]
+    result = invoke(args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    other = f"target@{tiny_dir}"
+    assert list(report["modes"]) == ["plain", "target", other]
+    assert report["modes"][other]["ratio"] > 0 and other in result.output

@@ -120,7 +120,8 @@ def test_stream_damaged_video_ends_cleanly_with_summary(tiny_dir, tmp_path):
 
 def test_stream_bank_saved_and_bad_bank_refused(tiny_dir, two_domain_video, tmp_path):
     bank = tmp_path / "bank.npz"
-    args = ["stream", tiny_dir, two_domain_video, "--backend", "ort", "--bank", str(bank)]
+    args = ["stream", tiny_dir, two_domain_video, "--backend", "ort", "--norm", "sib"]
+    args += ["--bank", str(bank)]
     result = invoke([*args, "--bank-save-every", "5", "--max-frames", "7"])
     assert result.exit_code == 0, result.output
     assert bank.is_file()

@@ -23,8 +23,21 @@ MODES = ("plain", "source", "target", "sib", "qib", "sib-exact")
 )
 @click.option("--threads", type=int, default=None, help="ONNX Runtime intra-op threads.")
 @click.option("--m", type=int, default=4, show_default=True, help="Batch size M of the bank.")
+@click.option(
+    "--compare",
+    "compare",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Another model directory of the same input size, timed in target mode in the same "
+    "run (repeatable): compares two exports of one checkpoint.",
+)
+@click.option(
+    "--profile",
+    is_flag=True,
+    help="Also print ONNX Runtime's breakdown of plain vs segment (node kinds, fusions, ms).",
+)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write JSON here.")
-def cli(model_dir, frames, warmup, backend, modes, threads, m, json_path) -> None:
+def cli(model_dir, frames, warmup, backend, modes, threads, m, compare, profile, json_path) -> None:
     """Runtime latency per norm mode (median and p90 per stage), as ratios to plain."""
     from edgedg_runtime.bank import BankOptions
     from edgedg_runtime.benchmark import BENCH_MODES, bench, format_table
@@ -34,9 +47,20 @@ def cli(model_dir, frames, warmup, backend, modes, threads, m, json_path) -> Non
     if frames < 1 or warmup < 0:
         raise EdgeDGError("--frames must be >= 1 and --warmup >= 0")
     report = bench(
-        model_dir, frames, warmup, backend, modes or BENCH_MODES, threads, BankOptions(m)
+        model_dir,
+        frames,
+        warmup,
+        backend,
+        modes or BENCH_MODES,
+        threads,
+        BankOptions(m),
+        compare=compare,
     )
     click.echo(format_table(report))
     if json_path:
         write_json(json_path, report)
         click.echo(f"wrote {json_path}")
+    if profile:
+        from edgedg.ort_profile import format_profiles, profile_model_dir
+
+        click.echo(format_profiles(profile_model_dir(model_dir, threads=threads)))

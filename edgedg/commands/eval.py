@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-MODES = ("source", "target", "sib", "sib-exact", "qib")
+MODES = ("source", "target", "sib", "sib-exact", "qib", "tn-batch")
 
 
 @click.command("eval")
@@ -15,9 +15,10 @@ MODES = ("source", "target", "sib", "sib-exact", "qib")
     "modes",
     multiple=True,
     type=click.Choice(MODES),
-    default=("sib",),
+    default=("target",),
     show_default=True,
-    help="Norm mode; repeat for several.",
+    help="Norm mode; repeat for several. tn-batch: the paper's TN baseline, statistics of "
+    "batches of --m shuffled test images.",
 )
 @click.option("--runs", default=5, show_default=True, help="Stream orders (seeds) per bank mode.")
 @click.option("--m", "m", default=4, show_default=True, help="Batch size M: k = M - 1.")

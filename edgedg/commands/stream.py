@@ -14,7 +14,7 @@ POSITIVE, NON_NEGATIVE = click.IntRange(min=1), click.IntRange(min=0)
 @click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
 @click.argument("input")
 @click.argument("output", required=False)
-@click.option("--norm", type=click.Choice(MODES), default="sib", show_default=True)
+@click.option("--norm", type=click.Choice(MODES), default="target", show_default=True)
 @click.option(
     "--backend", type=click.Choice(["auto", "ort", "trt"]), default="auto", show_default=True
 )

@@ -23,9 +23,11 @@ from edgedg.evaluate.runner import EvalConfig, evaluate_model
 ROWS = (
     ("AGG", "agg", "source", 0.0),
     ("AGG+TN", "agg", "target", 0.0),
+    ("AGG+TN-batch", "agg", "tn-batch", 0.0),
     ("AGG+SIB", "agg", "sib", 0.0),
     ("MLDG", "mldg", "source", 0.0),
     ("MLDG+TN", "mldg", "target", 0.0),
+    ("MLDG+TN-batch", "mldg", "tn-batch", 0.0),
     ("MLDG+SIB", "mldg", "sib", 0.0),
     ("MLDG+QIB", "mldg", "qib", 0.0),
     ("MLDG+SIB-exact", "mldg", "sib-exact", 0.0),

@@ -17,6 +17,11 @@ from edgedg.metrics import confusion, scores, summarize
 from edgedg_runtime.adapt import MODES
 
 DETERMINISTIC = ("source", "target")  # batch 1: the stream order cannot change the result
+# The paper's TN baseline (Tables 3 and 5): each shuffled stream is cut into batches of M test
+# images, normalised with the statistics of their batch (`target` on N = M). Evaluation only: a
+# camera delivers one frame at a time.
+BATCH_TN = "tn-batch"
+EVAL_MODES = (*MODES, BATCH_TN)
 
 
 @dataclass(frozen=True)
@@ -36,9 +41,11 @@ class EvalConfig:
     seeds: tuple[int, ...] = field(default=SEEDS)
 
     def check(self) -> None:
-        bad = [m for m in self.modes if m not in MODES]
+        bad = [m for m in self.modes if m not in EVAL_MODES]
         if bad or not self.modes:
-            raise EdgeDGError(f"unknown norm mode(s) {bad}: choose from {', '.join(MODES)}")
+            raise EdgeDGError(f"unknown norm mode(s) {bad}: choose from {', '.join(EVAL_MODES)}")
+        if self.m < 1:
+            raise EdgeDGError(f"--m must be >= 1, got {self.m}")
         if not 1 <= self.runs <= len(self.seeds):
             raise EdgeDGError(f"--runs must be 1..{len(self.seeds)} (one seed per stream order)")
 
@@ -111,34 +118,43 @@ def _summarise(per_run: list, names: list[str], runs: int, seeds) -> dict[str, A
 
 
 def _run(model, meta, datasets, names, lengths, mode, cfg, hw, seed, save) -> np.ndarray:
-    """One pass over the stream in ``mode``: confusion matrices [targets, K, K]."""
+    """One pass over the stream in ``mode``: confusion matrices [targets, K, K]. ``tn-batch``
+    takes the stream M images at a time (the last batch may be smaller), every other mode one."""
     from edgedg.reference import Reference
     from edgedg_runtime.bank import BankOptions
 
-    ref = Reference(model, meta, mode, BankOptions(cfg.m, cfg.bank_size, cfg.source_weight))
+    batch_tn = mode == BATCH_TN
+    options = BankOptions(cfg.m, cfg.bank_size, cfg.source_weight)
+    ref = Reference(model, meta, "target" if batch_tn else mode, options)
     k = int(model.config.num_classes)
     confs = np.zeros((len(names), k, k), dtype=np.int64)
-    for t, i in stream_order(lengths, seed):
-        sample = datasets[names[t]][i]
-        frame, label = prepare(sample["image"], sample["label"], cfg.protocol, hw)
-        out = ref(frame)
-        pred = _prediction(out, label.shape)
-        confs[t] += confusion(pred, label, k)
-        if save and cfg.save_pred:
-            shown = frame if cfg.protocol == "paper" else sample["image"][..., ::-1]
-            folder = Path(cfg.save_pred) / mode / names[t]
-            save_prediction(folder, Path(sample["path"]).stem, pred, shown, meta.get("colors"))
+    order = stream_order(lengths, seed)
+    step = cfg.m if batch_tn else 1
+    for start in range(0, len(order), step):
+        chunk = order[start : start + step]
+        samples = [datasets[names[t]][i] for t, i in chunk]
+        frames = [prepare(s["image"], s["label"], cfg.protocol, hw) for s in samples]
+        out = ref(np.stack([frame for frame, _ in frames]))
+        batch = zip(chunk, samples, frames, strict=True)
+        for j, ((t, _), sample, (frame, label)) in enumerate(batch):
+            pred = _prediction(out, label.shape, j)
+            confs[t] += confusion(pred, label, k)
+            if save and cfg.save_pred:
+                shown = frame if cfg.protocol == "paper" else sample["image"][..., ::-1]
+                folder = Path(cfg.save_pred) / mode / names[t]
+                save_prediction(folder, Path(sample["path"]).stem, pred, shown, meta.get("colors"))
     return confs
 
 
-def _prediction(out: dict[str, np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
-    """trainIds at the label's size: the labels as they are, or the logits upsampled (bilinear)
-    to a larger label before the argmax, as the full-image protocol does."""
+def _prediction(out: dict[str, np.ndarray], shape: tuple[int, ...], j: int = 0) -> np.ndarray:
+    """trainIds of image ``j`` of the batch at the label's size: the labels as they are, or the
+    logits upsampled (bilinear) to a larger label before the argmax, as the full-image protocol
+    does."""
     if tuple(out["labels"].shape[1:]) == tuple(shape):
-        return out["labels"][0]
+        return out["labels"][j]
     import torch
     import torch.nn.functional as F
 
-    logits = torch.from_numpy(out["logits"][:1])
+    logits = torch.from_numpy(out["logits"][j : j + 1])
     up = F.interpolate(logits, size=tuple(shape), mode="bilinear", align_corners=False)
     return up.argmax(dim=1)[0].to(torch.uint8).numpy()

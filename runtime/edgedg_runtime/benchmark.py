@@ -53,10 +53,15 @@ def bench(
     threads: int | None = None,
     bank_options: BankOptions = BankOptions(),
     progress: Callable[[str], None] | None = None,
+    compare: Sequence[str] = (),
 ) -> dict:
     """Time every mode over ``frames`` frames after ``warmup`` frames. Returns a JSON-ready dict:
     model, backend, input size, frames, and per mode the median / p90 ms of every stage and
-    ``ratio`` = median total / median total of ``plain`` (when plain is among the modes)."""
+    ``ratio`` = median total / median total of ``plain`` (when plain is among the modes).
+
+    ``compare``: other model directories of the same input size (e.g. the same checkpoint
+    exported by another version); each runs in ``target`` mode as one more row, "target@DIR",
+    interleaved with the rest, so two graph formulations are compared in one run."""
     from edgedg_runtime.segmenter import Segmenter
 
     segs = {}
@@ -66,10 +71,12 @@ def bench(
             segs[mode] = Segmenter(
                 model_dir, backend, norm, bank_options, threads=threads, fold_source=mode == "plain"
             )
+        for other in compare:
+            segs[f"target@{other}"] = Segmenter(other, backend, "target", threads=threads)
         first = next(iter(segs.values()))
         h, w = first.input_size
         sequence = synthetic_frames(h, w, warmup + frames)
-        times = {mode: {} for mode in modes}
+        times = {mode: {} for mode in segs}
         for i, frame in enumerate(sequence):
             for mode, seg in segs.items():
                 result = seg(frame)
@@ -85,7 +92,7 @@ def bench(
             "frames": frames,
             "warmup": warmup,
             "m": bank_options.m,
-            "modes": {mode: _summarise(times[mode]) for mode in modes},
+            "modes": {mode: _summarise(times[mode]) for mode in segs},
         }
     finally:
         for seg in segs.values():
@@ -105,7 +112,8 @@ def _summarise(stage_times: dict) -> dict:
 
 def format_table(report: dict) -> str:
     """A fixed-width table: one row per mode, median (p90) ms per stage, ratio to plain."""
-    header = f"{'mode':<10}" + "".join(f"{s:>20}" for s in STAGES) + f"{'x plain':>9}"
+    width = max([10, *(len(mode) + 1 for mode in report["modes"])])
+    header = f"{'mode':<{width}}" + "".join(f"{s:>20}" for s in STAGES) + f"{'x plain':>9}"
     lines = [
         f"{report['model']} at {report['input'][0]}x{report['input'][1]} on {report['backend']}, "
         f"{report['frames']} frames after {report['warmup']} warm-up; ms median (p90)",
@@ -117,5 +125,5 @@ def format_table(report: dict) -> str:
             for s in STAGES
         ]
         ratio = f"{entry['ratio']:>9.3f}" if entry.get("ratio") is not None else f"{'-':>9}"
-        lines.append(f"{mode:<10}" + "".join(f"{c:>20}" for c in cells) + ratio)
+        lines.append(f"{mode:<{width}}" + "".join(f"{c:>20}" for c in cells) + ratio)
     return "\n".join(lines)

@@ -69,20 +69,20 @@ def check_frame(frame: object) -> np.ndarray:
 class Segmenter:
     """Segments BGR frames of any size with an exported model directory.
 
-    ``norm``: source | target | sib | qib | sib-exact (DESIGN 2). ``source`` runs plain.onnx
-    (BatchNorm folded, no style graph, no bank): the fastest path. ``bank``: a StyleBank or the
-    path of a saved one (refused when it belongs to another model). ``threads``: ONNX Runtime
-    intra-op threads. ``bank_options``: m, capacity (None: a loaded bank's, else 128) and source
-    weight, see :class:`BankOptions` and DESIGN 3. ``fold_source=False`` runs ``source`` on
-    segment.onnx with the running-stats prior instead (the unfolded graph at w = 0, which
-    benchmarks and checks compare against plain.onnx).
+    ``norm``: source | target (default) | sib | qib | sib-exact (DESIGN 2). ``source`` runs
+    plain.onnx (BatchNorm folded, no style graph, no bank): the fastest path. ``bank``: a
+    StyleBank or the path of a saved one (refused when it belongs to another model).
+    ``threads``: ONNX Runtime intra-op threads. ``bank_options``: m, capacity (None: a loaded
+    bank's, else 128) and source weight, see :class:`BankOptions` and DESIGN 3.
+    ``fold_source=False`` runs ``source`` on segment.onnx with the running-stats prior instead
+    (the unfolded graph at w = 0, which benchmarks and checks compare against plain.onnx).
     """
 
     def __init__(
         self,
         model_dir: str,
         backend: str = "auto",
-        norm: str = "sib",
+        norm: str = "target",
         bank_options: BankOptions = BankOptions(),
         bank: None | str | StyleBank = None,
         threads: int | None = None,

@@ -41,7 +41,7 @@ EXIT_BANK_NOT_SAVED = 4  # the final bank save failed: this run's adaptation is 
 class StreamOptions:
     """Everything ``edgedg stream`` can set besides the model, input and output."""
 
-    norm: str = "sib"
+    norm: str = "target"
     backend: str = "auto"
     bank_options: BankOptions = BankOptions()  # capacity None: the saved bank's, else 128
     threads: int | None = None

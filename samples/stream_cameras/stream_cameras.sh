@@ -27,18 +27,18 @@ run() {
 usb() {   # a USB/UVC camera; a window when there is a display (q or Esc quits)
     run edgedg stream "$MODEL" /dev/video0 "$OUT/usb.mp4" --backend "$BACKEND" \
         --input-width "$WIDTH" --input-height "$HEIGHT" --input-rate "$RATE" \
-        --display --profile 100 --bank "$BANK" --bank-save-every 500
+        --display --profile 100 --norm sib --bank "$BANK" --bank-save-every 500
 }
 
 csi() {   # a Jetson CSI sensor through nvarguscamerasrc; no window on a headless board
     run edgedg stream "$MODEL" csi://0 "$OUT/csi.mp4" --backend trt \
         --input-width "$WIDTH" --input-height "$HEIGHT" --input-rate "$RATE" \
-        --headless --profile 100 --bank "$BANK"
+        --headless --profile 100 --norm sib --bank "$BANK"
 }
 
 rtsp() {  # a network camera: only the latest frame is kept (no growing latency); reconnects
     run edgedg stream "$MODEL" "$RTSP_URL" "$OUT/rtsp_frames" --visualize overlay,mask \
-        --backend "$BACKEND" --headless --profile 100 --timeout 10 --bank "$BANK"
+        --backend "$BACKEND" --headless --profile 100 --timeout 10 --norm sib --bank "$BANK"
 }
 
 [[ -n "${DRY_RUN:-}" ]] || mkdir -p "$OUT"
