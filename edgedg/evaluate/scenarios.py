@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from edgedg.metrics import confusion, scores, summarize
 from edgedg.evaluate.stream import SEEDS, prepare, stream_order
+from edgedg.metrics import confusion, scores, summarize
 
 SCENARIOS = (
     "steady",
