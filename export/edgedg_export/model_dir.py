@@ -8,7 +8,6 @@ engines kept there survive.
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import tempfile
@@ -25,7 +24,6 @@ from torch import nn
 
 from edgedg.norm import norm_layers, source_stats, stat_layout
 from edgedg_export import contract_writer
-from edgedg_export.allowlist import unsupported_ops
 from edgedg_export.onnx_export import (
     DEFAULT_OPSET,
     GraphOptions,
@@ -45,7 +43,6 @@ from edgedg_runtime.contract import (
 from edgedg_runtime.errors import EdgeDGError, require
 from edgedg_runtime.fileio import sha256_file, write_json
 
-log = logging.getLogger(__name__)
 GRAPH_FILES = {"style": "style.onnx", "segment": "segment.onnx", "plain": "plain.onnx"}
 
 
@@ -160,9 +157,6 @@ def _write(
         protos = {k: simplified(p) for k, p in protos.items()}
     variants = {name: {} for name in protos}
     for name, proto in protos.items():
-        bad = unsupported_ops(proto)
-        if bad:
-            log.warning("%s uses ops TensorRT 8.5 cannot parse: %s", name, ", ".join(bad))
         onnx.save(proto, str(root / GRAPH_FILES[name]))
         if options.fp16_graphs:  # made here: the runtime builds engines without onnx
             file = GRAPH_FILES[name].replace(".onnx", ".fp16.onnx")
