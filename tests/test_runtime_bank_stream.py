@@ -34,7 +34,7 @@ def frames_dir(tmp_path_factory) -> str:
 
 def test_stream_keeps_the_saved_capacity(model, frames_dir, tmp_path):
     bank = tmp_path / "bank.npz"
-    args = ["stream", model, frames_dir, "--backend", "ort", "--bank", bank]
+    args = ["stream", model, frames_dir, "--backend", "ort", "--norm", "sib", "--bank", bank]
     assert invoke([*args, "--bank-size", "4000"]).exit_code == 0
     assert invoke(args).exit_code == 0  # no --bank-size: keep 4000
     saved = load_bank(str(bank))

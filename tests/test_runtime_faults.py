@@ -29,6 +29,8 @@ from edgedg_runtime.sources import open_source
 from edgedg_runtime.stream import StreamOptions, stream
 
 MODEL = str(ASSETS / "tiny_model")
+# A bank needs a bank mode (the default, target, keeps none).
+ON_SIB = ("--backend", "ort", "--norm", "sib")
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -83,7 +85,7 @@ def test_signal_at_a_random_frame_keeps_video_and_bank(video, tmp_path, signum):
     stop_at = random.Random().randint(2, 40)
     out, bank = tmp_path / "out.mp4", tmp_path / "bank.npz"
     proc = _edgedg(
-        "stream", MODEL, video, out, "--backend", "ort", "--bank", bank, "--profile", "1",
+        "stream", MODEL, video, out, *ON_SIB, "--bank", bank, "--profile", "1",
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     lines = []
@@ -108,7 +110,10 @@ def test_bank_path_that_becomes_unwritable_keeps_segmenting(video, tmp_path, cap
     save; chmod would not stop root): segmentation goes on, the failure is logged once, and the
     exit code says that the final save failed."""
     folder = tmp_path / "banks"
-    out, options = tmp_path / "out.mp4", StreamOptions(backend="ort", bank=str(folder / "b.npz"))
+    out, options = (
+        tmp_path / "out.mp4",
+        StreamOptions(backend="ort", norm="sib", bank=str(folder / "b.npz")),
+    )
     options.bank_save_every, options.profile = 5, 1
 
     def echo(line: str) -> None:
@@ -144,7 +149,9 @@ def small_disk(tmp_path):
 def test_full_disk_keeps_segmenting_and_keeps_the_last_good_bank(video, small_disk, caplog):
     """ENOSPC for real: saves succeed while the bank fits, then fail; the stream goes on to the
     end, exits 4, and the last bank that fitted is intact (the failed saves left no temp)."""
-    options = StreamOptions(backend="ort", bank=str(small_disk / "b.npz"), bank_save_every=2)
+    options = StreamOptions(
+        backend="ort", norm="sib", bank=str(small_disk / "b.npz"), bank_save_every=2
+    )
     options.max_frames = 40
     summary = stream(MODEL, video, None, options, echo=lambda _: None)
     from edgedg_runtime.stream import EXIT_BANK_NOT_SAVED
@@ -159,7 +166,9 @@ def test_full_disk_keeps_segmenting_and_keeps_the_last_good_bank(video, small_di
 
 def test_bank_save_failure_recovers_at_the_next_save_point(video, tmp_path, caplog):
     folder = tmp_path / "banks"
-    options = StreamOptions(backend="ort", bank=str(folder / "b.npz"), bank_save_every=5)
+    options = StreamOptions(
+        backend="ort", norm="sib", bank=str(folder / "b.npz"), bank_save_every=5
+    )
     options.profile = 1
 
     def echo(line: str) -> None:
@@ -179,7 +188,7 @@ def test_bank_save_failure_recovers_at_the_next_save_point(video, tmp_path, capl
 
 def test_unwritable_bank_path_is_refused_at_start(video, tmp_path):
     (tmp_path / "file").write_text("a file, not a folder")
-    result = invoke(["stream", MODEL, video, "--backend", "ort", "--bank", tmp_path / "file/b.npz"])
+    result = invoke(["stream", MODEL, video, *ON_SIB, "--bank", tmp_path / "file/b.npz"])
     assert result.exit_code == 1 and "cannot write the style bank" in result.output
     assert "frames" not in result.output  # refused before the first frame
 
@@ -189,11 +198,11 @@ def test_second_writer_of_a_bank_is_refused(video, tmp_path):
     would silently drop the other's entries)."""
     bank = tmp_path / "b.npz"
     holder = _edgedg(
-        "stream", MODEL, video, "--backend", "ort", "--bank", bank, "--profile", "1",
+        "stream", MODEL, video, *ON_SIB, "--bank", bank, "--profile", "1",
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     holder.stdout.readline()  # the "streaming ..." line: the lock is taken before it
-    second = invoke(["stream", MODEL, video, "--backend", "ort", "--bank", bank])
+    second = invoke(["stream", MODEL, video, *ON_SIB, "--bank", bank])
     holder.kill()
     holder.communicate()
     assert second.exit_code == 1 and "another process" in second.output
@@ -207,7 +216,7 @@ def test_second_writer_of_a_bank_is_refused(video, tmp_path):
 def test_orphan_bank_temp_files_are_removed_at_start(video, tmp_path):
     orphan = tmp_path / ".b.npz.k2j3h4.tmp"
     orphan.write_bytes(b"x" * 1000)  # what a kill -9 during a save leaves
-    result = invoke(["stream", MODEL, video, "--backend", "ort", "--bank", tmp_path / "b.npz"])
+    result = invoke(["stream", MODEL, video, *ON_SIB, "--bank", tmp_path / "b.npz"])
     assert result.exit_code == 0 and not orphan.exists()
 
 
