@@ -101,3 +101,43 @@ def invoke(args: list):
     from edgedg.cli import cli
 
     return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def copy_tiny_model(tmp_path: Path) -> Path:
+    """A private copy of the committed tiny model (32x64, 19 classes), safe to alter."""
+    return Path(shutil.copytree(ASSETS / "tiny_model", tmp_path / "model"))
+
+
+def write_frames(folder: Path, n: int = 12, height: int = 48, width: int = 96) -> str:
+    """``n`` synthetic PNG frames in ``folder`` (an image-folder source)."""
+    import cv2
+
+    from edgedg_runtime.benchmark import synthetic_frames
+
+    for i, frame in enumerate(synthetic_frames(height, width, n)):
+        cv2.imwrite(str(Path(folder) / f"{i:03d}.png"), frame)
+    return str(folder)
+
+
+def count_frames(path) -> int:
+    """How many frames OpenCV can read back from a video file (0: unplayable)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    cap.release()
+    return n
+
+
+def write_video(path, frames, fps: int = 10) -> str:
+    """An mp4v video of ``frames`` (uint8 BGR, one size) at ``path``."""
+    import cv2
+
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return str(path)

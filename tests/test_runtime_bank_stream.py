@@ -3,15 +3,13 @@ frames whose statistics are not finite never enter it (and the summary says so).
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from _runtime_helpers import ASSETS, invoke
+from _runtime_helpers import copy_tiny_model, invoke, write_frames
 
 from edgedg_runtime.bank import load_bank
-from edgedg_runtime.benchmark import synthetic_frames
 from edgedg_runtime.segmenter import Segmenter
 from edgedg_runtime.sources import open_source
 from edgedg_runtime.stream import run_loop
@@ -19,17 +17,12 @@ from edgedg_runtime.stream import run_loop
 
 @pytest.fixture
 def model(tmp_path) -> Path:
-    return Path(shutil.copytree(ASSETS / "tiny_model", tmp_path / "model"))
+    return copy_tiny_model(tmp_path)
 
 
 @pytest.fixture(scope="module")
 def frames_dir(tmp_path_factory) -> str:
-    import cv2
-
-    folder = tmp_path_factory.mktemp("frames")
-    for i, frame in enumerate(synthetic_frames(48, 96, 12)):
-        cv2.imwrite(str(folder / f"{i:03d}.png"), frame)
-    return str(folder)
+    return write_frames(tmp_path_factory.mktemp("frames"))
 
 
 def test_stream_keeps_the_saved_capacity(model, frames_dir, tmp_path):

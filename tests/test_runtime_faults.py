@@ -17,9 +17,8 @@ import threading
 import time
 from pathlib import Path
 
-import cv2
 import pytest
-from _runtime_helpers import ASSETS, invoke
+from _runtime_helpers import ASSETS, count_frames, invoke, write_video
 
 from edgedg_runtime.bank import SourceStats, load_bank
 from edgedg_runtime.benchmark import synthetic_frames
@@ -34,24 +33,6 @@ ON_SIB = ("--backend", "ort", "--norm", "sib")
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def count_frames(path) -> int:
-    cap = cv2.VideoCapture(str(path))
-    n = 0
-    while cap.read()[0]:
-        n += 1
-    cap.release()
-    return n
-
-
-def _write_video(path: Path, frames) -> str:
-    h, w = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (w, h))
-    for frame in frames:
-        writer.write(frame)
-    writer.release()
-    return str(path)
-
-
 @pytest.fixture(scope="module")
 def video(tmp_path_factory) -> str:
     """A 120-frame synthetic street video from `edgedg data synth --video` where the training
@@ -63,7 +44,7 @@ def video(tmp_path_factory) -> str:
         found = sorted((folder / "synth").rglob("*.mp4"))
         if found:
             return str(found[0])
-    return _write_video(folder / "v.mp4", synthetic_frames(48, 96, 120))
+    return write_video(folder / "v.mp4", synthetic_frames(48, 96, 120))
 
 
 def _source() -> SourceStats:

@@ -10,29 +10,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from _runtime_helpers import FakeSegmenter, invoke, model_dir
+from _runtime_helpers import FakeSegmenter, count_frames, invoke, model_dir, write_video
 
 from edgedg_runtime.benchmark import synthetic_frames
 from edgedg_runtime.sources import open_source
 from edgedg_runtime.stream import FolderSink, Renderer, VideoSink, run_loop
-
-
-def count_frames(path) -> int:
-    cap = cv2.VideoCapture(str(path))
-    n = 0
-    while cap.read()[0]:
-        n += 1
-    cap.release()
-    return n
-
-
-def write_video(path, frames, fps=10):
-    h, w = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-    for f in frames:
-        writer.write(f)
-    writer.release()
-    return str(path)
 
 
 @pytest.fixture(scope="module")

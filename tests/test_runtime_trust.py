@@ -10,9 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _runtime_helpers import ASSETS, invoke
+from _runtime_helpers import ASSETS, copy_tiny_model, invoke, write_frames
 
-from edgedg_runtime.benchmark import synthetic_frames
 from edgedg_runtime.contract import CONTRACT_FILE, SOURCE_STATS_FILE, load_contract
 from edgedg_runtime.errors import ContractError
 from edgedg_runtime.fileio import sha256_file
@@ -21,18 +20,12 @@ from edgedg_runtime.segmenter import Segmenter
 
 @pytest.fixture
 def model(tmp_path) -> Path:
-    """A private copy of the committed tiny model (32x64, 19 classes, S = 512)."""
-    return Path(shutil.copytree(ASSETS / "tiny_model", tmp_path / "model"))
+    return copy_tiny_model(tmp_path)
 
 
 @pytest.fixture(scope="module")
 def frames_dir(tmp_path_factory) -> str:
-    import cv2
-
-    folder = tmp_path_factory.mktemp("frames")
-    for i, frame in enumerate(synthetic_frames(48, 96, 12)):
-        cv2.imwrite(str(folder / f"{i:03d}.png"), frame)
-    return str(folder)
+    return write_frames(tmp_path_factory.mktemp("frames"))
 
 
 def _edit_contract(model: Path, edit) -> None:
