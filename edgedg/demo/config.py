@@ -12,9 +12,9 @@ MODES = ("source", "target", "sib")
 
 @dataclass(frozen=True)
 class DemoConfig:
-    """Sizes of the demo. The defaults run in about a minute on 2 idle CPU cores (ten times
-    that on a heavily loaded machine) and learn something visible; :meth:`quick` runs in seconds
-    and learns next to nothing."""
+    """Sizes of the demo. The defaults run in under 3 minutes on 2 CPU cores (162 s measured;
+    several times that on a loaded machine) and learn something visible; :meth:`quick` runs in
+    seconds and learns next to nothing."""
 
     out: str
     sources: tuple[str, ...] = ("sunny", "overcast", "cartoon")
