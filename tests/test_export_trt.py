@@ -196,7 +196,19 @@ def test_gpu_names_are_normalised() -> None:
     )
 
 
-def test_runtime_and_export_agree_on_the_statistic_mark() -> None:
-    from edgedg_export.passes.unfold_batchnorm import STAT_MARK
+def test_the_builder_pins_what_the_exporter_marks() -> None:
+    """One STAT_MARK (edgedg_runtime.layout): every non-conv node of the committed style graph and
+    every statistic node of the segment graph carries the mark the builder pins to FP32."""
+    import onnx
 
-    assert engine_build.STAT_MARK == STAT_MARK
+    from edgedg_runtime.layout import STAT_MARK
+
+    model = Path(__file__).resolve().parent / "assets" / "tiny_model"
+    style = onnx.load(str(model / "style.onnx"))
+    after_stem = [n for n in style.graph.node if not n.name.startswith("pre/")]
+    assert [n.op_type for n in after_stem].count("ReduceMean") == 2  # the mean and the variance
+    assert all(STAT_MARK in n.name for n in after_stem if n.op_type != "Conv")
+    segment = onnx.load(str(model / "segment.onnx"))
+    marked = [n for n in segment.graph.node if engine_build.STAT_MARK in n.name]
+    assert {n.op_type for n in marked} >= {"ReduceMean", "Sqrt"}
+    assert all(STAT_MARK in n.name for n in segment.graph.node if n.op_type == "ReduceMean")

@@ -22,16 +22,16 @@ import onnx_graphsurgeon as gs
 import torch
 from torch import nn
 
-from edgedg.norm import norm_layers, source_stats, stat_layout
+from edgedg.norm import source_stats, stat_layout
 from edgedg_export import contract_writer
 from edgedg_export.onnx_export import (
     DEFAULT_OPSET,
     GraphOptions,
     plain_onnx,
     segment_onnx,
-    style_onnx,
 )
 from edgedg_export.passes.fp16 import fp16_except_statistics
+from edgedg_export.style_graph import style_onnx
 from edgedg_export.trt import EngineOptions, build_engines, import_tensorrt
 from edgedg_runtime.contract import (
     CONTRACT_FILE,
@@ -148,9 +148,10 @@ def _write(
     options: ExportOptions,
     checkpoint_sha256: str,
 ) -> Contract:
+    layout = stat_layout(model)  # once per export: the segment graph and the contract share it
     protos = {
         "style": style_onnx(model, opts),
-        "segment": segment_onnx(model, opts),
+        "segment": segment_onnx(model, opts, layout),
         "plain": plain_onnx(model, opts),
     }
     if options.simplify:
@@ -162,10 +163,9 @@ def _write(
             file = GRAPH_FILES[name].replace(".onnx", ".fp16.onnx")
             onnx.save(fp16_except_statistics(proto), str(root / file))
             variants[name]["fp16"] = file
-    layout = stat_layout(model)
     stats = source_stats(model).detach().cpu().numpy().astype(np.float32)
-    first_layer, first = norm_layers(model)[0]
-    style = stats[:, : first.num_features]
+    first = layout.layers[0]
+    style = stats[:, : first.channels]
     np.savez(root / SOURCE_STATS_FILE, stats=stats, style=style)
     extra = [f for v in variants.values() for f in v.values()]
     files = {f: sha256_file(root / f) for f in [*GRAPH_FILES.values(), *extra, SOURCE_STATS_FILE]}
@@ -176,7 +176,7 @@ def _write(
         InputSpec(opts.height, opts.width, "uint8" if opts.io == "uint8" else "float32"),
         opts.labels_dtype,
         options.max_batch,
-        StyleSpec(int(style.shape[1]), first_layer),
+        StyleSpec(int(style.shape[1]), first.name),
         contract_writer.provenance(checkpoint_sha256, opts.opset, _exporter()),
         files,
     )

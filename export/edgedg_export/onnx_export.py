@@ -2,8 +2,8 @@
 
 `onnx_from_model` traces the model (normalised float NCHW input `input` -> `logits`, dynamic
 batch N) with BatchNorm either KEPT as BatchNormalization nodes (for the unfold pass) or FOLDED
-into the convolutions (plain.onnx). `segment_onnx`, `plain_onnx` and `style_onnx` chain the passes
-into the three graphs of a model directory.
+into the convolutions (plain.onnx). `segment_onnx` and `plain_onnx` chain the passes into two of
+the three graphs of a model directory; the third is `style_graph.style_onnx`.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import onnx
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from edgedg.norm import norm_layers, stat_layout
 from edgedg_export.passes import add_labels, add_preprocessing, unfold_batchnorm
-from edgedg_export.passes.unfold_batchnorm import STAT_MARK
+from edgedg_runtime.layout import StatLayout
 
 DEFAULT_OPSET = 17
 
@@ -38,7 +38,7 @@ class GraphOptions:
     logits: bool = False  # keep `logits` as a segment output
 
 
-def _trace(module: nn.Module, shape: Sequence[int], outputs: list[str], opset: int, fold: bool):
+def trace_onnx(module: nn.Module, shape: Sequence[int], outputs: list[str], opset: int, fold: bool):
     """torch.onnx (TorchScript exporter) of ``module`` with input `input` and a dynamic batch."""
     x = torch.zeros(*shape)
     sample = module(x)
@@ -81,7 +81,7 @@ def onnx_from_model(
     folds them into the convolutions (checked: none left)."""
     model = model.eval()
     with torch.no_grad():
-        proto = _trace(model, (1, 3, height, width), ["logits"], opset, fold)
+        proto = trace_onnx(model, (1, 3, height, width), ["logits"], opset, fold)
     count = sum(n.op_type == "BatchNormalization" for n in proto.graph.node)
     expected = 0 if fold else len(norm_layers(model))
     if count != expected:
@@ -92,51 +92,25 @@ def onnx_from_model(
     return proto
 
 
-def segment_onnx(model: nn.Module, opts: GraphOptions) -> onnx.ModelProto:
-    """segment.onnx: `image`, `norm_prior` [3, S] -> `labels`, `frame_stats` [2, S] (+ logits)."""
+def segment_onnx(
+    model: nn.Module, opts: GraphOptions, layout: StatLayout | None = None
+) -> onnx.ModelProto:
+    """segment.onnx: `image`, `norm_prior` [3, S] -> `labels`, `frame_stats` [2, S] (+ logits).
+    ``layout``: the model's stat layout, when the caller has it already."""
     proto = onnx_from_model(model, opts.height, opts.width, opts.opset, fold=False)
-    proto = unfold_batchnorm(proto, stat_layout(model))
+    proto = unfold_batchnorm(proto, layout or stat_layout(model))
     proto = add_preprocessing(proto, opts.mean, opts.std, opts.io)
-    return _finish(add_labels(proto, opts.labels_dtype, keep_logits=opts.logits))
+    return checked_graph(add_labels(proto, opts.labels_dtype, keep_logits=opts.logits))
 
 
 def plain_onnx(model: nn.Module, opts: GraphOptions) -> onnx.ModelProto:
     """plain.onnx: `image` -> `labels`, BatchNorm folded, no statistic I/O (the fastest source)."""
     proto = onnx_from_model(model, opts.height, opts.width, opts.opset, fold=True)
     proto = add_preprocessing(proto, opts.mean, opts.std, opts.io)
-    return _finish(add_labels(proto, opts.labels_dtype, keep_logits=opts.logits))
+    return checked_graph(add_labels(proto, opts.labels_dtype, keep_logits=opts.logits))
 
 
-class StyleNet(nn.Module):
-    """The stem conv, then per-image channel mean and biased variance over H, W: [N, 2, C].
-
-    A thin torch wrapper rather than a pass: the style graph is a separate, tiny graph that
-    shares only the stem with the segment graph."""
-
-    def __init__(self, stem: nn.Module):
-        super().__init__()
-        self.stem = stem
-
-    def forward(self, x: Tensor) -> Tensor:
-        f = self.stem(x).float()
-        mu = f.mean(dim=(2, 3), keepdim=True)
-        var = (f - mu).square().mean(dim=(2, 3))
-        return torch.stack([mu.flatten(1), var], dim=1)
-
-
-def style_onnx(model: nn.Module, opts: GraphOptions) -> onnx.ModelProto:
-    """style.onnx: `image` -> `style` [N, 2, C] of the stem output before the first norm layer."""
-    stem = model.stem
-    with torch.no_grad():
-        net = StyleNet(stem).eval()
-        proto = _trace(net, (1, 3, opts.height, opts.width), ["style"], opts.opset, fold=True)
-    for i, node in enumerate(proto.graph.node):  # statistics: kept FP32 in FP16 builds
-        if node.op_type != "Conv":
-            node.name = f"style{STAT_MARK}{node.name or i}"
-    return _finish(add_preprocessing(proto, opts.mean, opts.std, opts.io))
-
-
-def _finish(proto: onnx.ModelProto) -> onnx.ModelProto:
+def checked_graph(proto: onnx.ModelProto) -> onnx.ModelProto:
     """Shape inference (value_info for every tensor) and a strict validity check."""
     proto = onnx.shape_inference.infer_shapes(proto, strict_mode=True)
     onnx.checker.check_model(proto, full_check=True)

@@ -32,12 +32,10 @@ from edgedg_runtime.contract import load_contract
 from edgedg_runtime.cuda_buffers import cuda_runtime, gpu_identity
 from edgedg_runtime.errors import ContractError, EdgeDGError, MissingDependencyError
 from edgedg_runtime.fileio import write_atomic
+from edgedg_runtime.layout import STAT_MARK
 
 log = logging.getLogger(__name__)
 GRAPHS = ("style", "segment", "plain")
-# Statistic layers carry this in their names (export's unfold_batchnorm pass; a test checks the
-# two agree). They stay FP32 in every precision.
-STAT_MARK = "/stat/"
 # Graphs whose convolutions must get FP16 when FP16 is asked; the style graph is one stem conv
 # plus statistics, which a builder may legitimately keep FP32 (BuilderFlag.FP16 = FP16 allowed,
 # FP32 fallback).

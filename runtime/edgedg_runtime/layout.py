@@ -14,6 +14,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
+# Every graph node that computes statistics carries this in its name (the exporter names them), so
+# that an FP16 build keeps them in FP32 (the TensorRT builder pins and checks them).
+STAT_MARK = "/stat/"
+
 
 @dataclass(frozen=True)
 class NormLayer:

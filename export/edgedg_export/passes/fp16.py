@@ -14,7 +14,7 @@ import onnx
 import onnx_graphsurgeon as gs
 
 from edgedg_export.passes._graph import opset_of
-from edgedg_export.passes.unfold_batchnorm import STAT_MARK
+from edgedg_runtime.layout import STAT_MARK
 
 FP32_PREFIXES = ("pre/", "post/")
 

@@ -35,9 +35,8 @@ import onnx
 import onnx_graphsurgeon as gs
 
 from edgedg_export.passes._graph import const, constant_values, op, opset_of, reduce_mean
-from edgedg_runtime.layout import NormLayer, StatLayout
+from edgedg_runtime.layout import STAT_MARK, NormLayer, StatLayout
 
-STAT_MARK = "/stat/"
 PRIOR, FRAME_STATS = "norm_prior", "frame_stats"
 
 
