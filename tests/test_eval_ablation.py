@@ -61,7 +61,7 @@ def test_quick_ablation_reports_every_row(tmp_path):
         assert set(entry) == {*TARGETS, "mixed"}
         assert 0.0 <= entry["mixed"]["miou_mean"] <= 1.0
     cfg = AblationConfig.quick(str(out))
-    assert len(report["rows"]["MLDG+SIB"]["mixed"]["miou_runs"]) == cfg.runs
+    assert len(report["rows"]["MLDG+SIB"]["mixed"]["miou_runs"]) == cfg.evaluation.runs
     assert len(report["rows"]["MLDG"]["mixed"]["miou_runs"]) == 1  # batch 1: deterministic
     assert report["targets"] == {t: cfg.target_images for t in TARGETS}
     assert set(report["gap_sib_vs_exact"]) == {*TARGETS, "mixed"}

@@ -36,14 +36,10 @@ def cli(
     from edgedg.evaluate.ablation import AblationConfig, format_markdown, run_ablation
 
     cfg = AblationConfig.quick(out) if quick else AblationConfig(out)
-    changes = {
-        "backbone": backbone,
-        "iters": iters,
-        "runs": runs,
-        "checkpoint": checkpoint,
-        "seed": seed,
-    }
+    changes = {"backbone": backbone, "iters": iters, "checkpoint": checkpoint, "seed": seed}
     cfg = dataclasses.replace(cfg, **{k: v for k, v in changes.items() if v is not None})
+    if runs is not None:
+        cfg = dataclasses.replace(cfg, evaluation=dataclasses.replace(cfg.evaluation, runs=runs))
     report = run_ablation(cfg, log=click.echo)
     click.echo(format_markdown(report))
     click.echo(f"wrote {out}/ablation.json and {out}/ablation.md ({report['seconds']} s)")

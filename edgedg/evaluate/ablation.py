@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -65,15 +65,20 @@ class AblationConfig:
     batch_per_domain: int = 4
     checkpoint: str = "best"
     evaluations: int = 5
-    runs: int = 5
-    m: int = 4
-    bank_size: int = 128
     seed: int = 0
+    # stream orders, M and bank size of every row (modes, source weight and size are set per row)
+    evaluation: EvalConfig = field(default_factory=EvalConfig)
 
     @classmethod
     def quick(cls, out: str) -> AblationConfig:
         return cls(
-            out, iters=20, size=32, train_images=10, target_images=6, batch_per_domain=2, runs=2
+            out,
+            iters=20,
+            size=32,
+            train_images=10,
+            target_images=6,
+            batch_per_domain=2,
+            evaluation=EvalConfig(runs=2),
         )
 
     def check(self) -> None:
@@ -196,10 +201,9 @@ def train_method(cfg: AblationConfig, method: str, sources: list[str], run_dir: 
 
 def evaluate_row(model, meta, targets, cfg: AblationConfig, mode: str, weight: float) -> dict:
     """One row: each target alone and the mixed stream, {name | "mixed": summary}."""
-    ecfg = EvalConfig(
-        modes=(mode,), runs=cfg.runs, m=cfg.m, bank_size=cfg.bank_size,
-        source_weight=weight, protocol="paper", size=cfg.size,
-    )  # fmt: skip
+    ecfg = replace(
+        cfg.evaluation, modes=(mode,), source_weight=weight, protocol="paper", size=cfg.size
+    )
     row = {}
     for name, ds in targets.items():
         row[name] = evaluate_model(model, meta, {name: ds}, ecfg)["modes"][mode]["mixed"]
