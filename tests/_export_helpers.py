@@ -54,3 +54,13 @@ def tiny_checkpoint(
     model = randomize_norms(create_model(name, num_classes=NUM_CLASSES, head=head))
     save_checkpoint(path, model, tiny_meta(model, imgsz))
     return path
+
+
+def export_tiny(root: Path, **options) -> Path:
+    """A model directory exported from a fresh tiny checkpoint at 32x64 into ``root/model``."""
+    from edgedg_export.model_dir import ExportOptions, export_model_dir
+
+    out = Path(root) / "model"
+    checkpoint = tiny_checkpoint(Path(root) / "tiny.pt")
+    export_model_dir(checkpoint, out, ExportOptions(imgsz=(32, 64), **options))
+    return out

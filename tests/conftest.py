@@ -58,3 +58,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                     cache[marker] = probe()
                 if not cache[marker]:
                     item.add_marker(pytest.mark.skip(reason=why))
+
+
+# Shared by the runtime's stream and trust tests (torch-free: they run in .venv-runtime too).
+@pytest.fixture
+def tiny_model(tmp_path):
+    """A private copy of the committed tiny model directory, safe to alter."""
+    from _runtime_helpers import copy_tiny_model
+
+    return copy_tiny_model(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def frames_dir(tmp_path_factory) -> str:
+    """A folder of 12 synthetic 48x96 PNG frames (an image-folder source)."""
+    from _runtime_helpers import write_frames
+
+    return write_frames(tmp_path_factory.mktemp("frames"))

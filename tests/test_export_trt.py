@@ -11,10 +11,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from _export_helpers import tiny_checkpoint
+from _export_helpers import export_tiny
 
 from edgedg_export import trt as trt_build
-from edgedg_export.model_dir import ExportOptions, export_model_dir
 from edgedg_runtime import engine_build
 from edgedg_runtime import engine_cache as cache
 from edgedg_runtime.contract import load_contract
@@ -151,10 +150,7 @@ def test_layer_info_without_formats_cannot_be_verified() -> None:
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("trt_export")
-    out = root / "model"
-    export_model_dir(tiny_checkpoint(root / "tiny.pt"), out, ExportOptions(imgsz=(32, 64)))
-    return out
+    return export_tiny(tmp_path_factory.mktemp("trt_export"))
 
 
 def test_profiles_cover_the_dynamic_batch_only(model_dir: Path) -> None:

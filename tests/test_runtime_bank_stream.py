@@ -3,11 +3,8 @@ frames whose statistics are not finite never enter it (and the summary says so).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import pytest
-from _runtime_helpers import copy_tiny_model, invoke, write_frames
+from _runtime_helpers import invoke
 
 from edgedg_runtime.bank import load_bank
 from edgedg_runtime.segmenter import Segmenter
@@ -15,28 +12,18 @@ from edgedg_runtime.sources import open_source
 from edgedg_runtime.stream import run_loop
 
 
-@pytest.fixture
-def model(tmp_path) -> Path:
-    return copy_tiny_model(tmp_path)
-
-
-@pytest.fixture(scope="module")
-def frames_dir(tmp_path_factory) -> str:
-    return write_frames(tmp_path_factory.mktemp("frames"))
-
-
-def test_stream_keeps_the_saved_capacity(model, frames_dir, tmp_path):
+def test_stream_keeps_the_saved_capacity(tiny_model, frames_dir, tmp_path):
     bank = tmp_path / "bank.npz"
-    args = ["stream", model, frames_dir, "--backend", "ort", "--norm", "sib", "--bank", bank]
+    args = ["stream", tiny_model, frames_dir, "--backend", "ort", "--norm", "sib", "--bank", bank]
     assert invoke([*args, "--bank-size", "4000"]).exit_code == 0
     assert invoke(args).exit_code == 0  # no --bank-size: keep 4000
     saved = load_bank(str(bank))
     assert saved.capacity == 4000 and len(saved) == 24
 
 
-def test_image_bank_run_once_in_sib_keeps_its_images(model, frames_dir, tmp_path):
+def test_image_bank_run_once_in_sib_keeps_its_images(tiny_model, frames_dir, tmp_path):
     bank = tmp_path / "bank.npz"
-    args = ["stream", model, frames_dir, "--backend", "ort", "--bank", bank]
+    args = ["stream", tiny_model, frames_dir, "--backend", "ort", "--bank", bank]
     assert invoke([*args, "--norm", "sib-exact"]).exit_code == 0
     assert invoke([*args, "--norm", "sib"]).exit_code == 0
     images = load_bank(str(bank), keep_images=True).entries()[2]
@@ -45,11 +32,11 @@ def test_image_bank_run_once_in_sib_keeps_its_images(model, frames_dir, tmp_path
     assert result.exit_code == 0, result.output
 
 
-def test_non_finite_frame_statistics_are_skipped_and_reported(model, frames_dir):
+def test_non_finite_frame_statistics_are_skipped_and_reported(tiny_model, frames_dir):
     """A fault-injecting hook on the segment backend makes frames 3 and 7 return NaN statistics
     (what an FP16 overflow does): those frames are still segmented, their entries never enter
     the bank, and the summary says how many were left out."""
-    with Segmenter(str(model), backend="ort", norm="sib") as seg:
+    with Segmenter(str(tiny_model), backend="ort", norm="sib") as seg:
         backend, calls = seg._backends["segment"], [0]
         real = backend.infer
 

@@ -7,21 +7,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from _export_helpers import tiny_checkpoint
+from _export_helpers import export_tiny
 from _fake_tensorrt import FakeTensorRT
 
 from edgedg_export import trt as trt_build
-from edgedg_export.model_dir import ExportOptions, export_model_dir
 from edgedg_runtime import engine_build
 from edgedg_runtime.errors import ContractError, EdgeDGError
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("first_run")
-    out = root / "model"
-    export_model_dir(tiny_checkpoint(root / "tiny.pt"), out, ExportOptions(imgsz=(32, 64)))
-    return out
+    return export_tiny(tmp_path_factory.mktemp("first_run"))
 
 
 def _use(monkeypatch, version: str, fp16_min_convs: int = 2) -> FakeTensorRT:
@@ -79,9 +75,7 @@ def test_runtime_finds_the_exported_engine(model_dir, monkeypatch, version, prec
 def test_runtime_build_uses_the_contracts_max_batch(tmp_path, monkeypatch):
     import json
 
-    out = tmp_path / "model"
-    options = ExportOptions(imgsz=(32, 64), max_batch=2, fp16_graphs=False)
-    export_model_dir(tiny_checkpoint(tmp_path / "tiny.pt"), out, options)
+    out = export_tiny(tmp_path, max_batch=2, fp16_graphs=False)
     _use(monkeypatch, "10.3.0")
     engine = engine_build.engine_for(out, None, "segment")
     (profile,) = json.loads(engine.with_suffix(".json").read_text())["key"]["profiles"]
