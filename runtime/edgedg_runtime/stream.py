@@ -23,6 +23,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from edgedg_runtime.adapt import BANK_MODES
 from edgedg_runtime.bank import BankOptions
 from edgedg_runtime.bank_file import BankLock
 from edgedg_runtime.errors import EdgeDGError, FrameError, require
@@ -323,9 +324,9 @@ def stream(
     With ``options.bank``, the bank path is locked for the run (a second process on it is
     refused), checked writable before the first frame, and saved at exit even after a signal."""
     options = options or StreamOptions()
-    if options.bank and options.norm not in ("sib", "qib", "sib-exact"):
+    if options.bank and options.norm not in BANK_MODES:
         raise EdgeDGError(
-            f"--bank needs a bank mode (sib, qib, sib-exact), not --norm {options.norm}"
+            f"--bank needs a bank mode ({', '.join(BANK_MODES)}), not --norm {options.norm}"
         )
     lock = BankLock(options.bank).acquire() if options.bank else None
     try:
