@@ -84,7 +84,10 @@ def test_segment_graph_io(exported) -> None:
         "logits": (onnx.TensorProto.FLOAT, ["N", NUM_CLASSES, h, w]),
         "frame_stats": (onnx.TensorProto.FLOAT, [2, s]),
     }
-    assert not [n for n in seg.graph.node if n.op_type == "BatchNormalization"]
+    constants = {t.name for t in seg.graph.initializer}
+    bns = [n for n in seg.graph.node if n.op_type == "BatchNormalization"]
+    assert len(bns) == len(contract.stat_layout.layers)  # one per layer, unfolded:
+    assert not [n for n in bns if n.input[3] in constants or n.input[4] in constants]
     plain = onnx.load(str(out / "plain.onnx"))
     assert set(_io(plain, "in")) == {"image"} and "frame_stats" not in _io(plain, "out")
     assert not [n for n in plain.graph.node if n.op_type == "BatchNormalization"]

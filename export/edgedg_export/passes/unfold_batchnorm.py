@@ -1,4 +1,5 @@
-"""Pass: every BatchNormalization -> the unfolded form of DESIGN section 2, fed by `norm_prior`.
+"""Pass: every BatchNormalization -> the unfolded form of DESIGN section 2, fed by `norm_prior`:
+a BatchNormalization whose mean and variance are computed in the graph.
 
 For the layer's channels (offset o, count C) with (mu_p, var_p, w) = norm_prior[:, o:o+C] and the
 shift c = the layer's source running mean (an initializer):
@@ -10,20 +11,23 @@ shift c = the layer's source running mean (an initializer):
     mu    = mu_p + w * delta                                  (= w mu_f + (1 - w) mu_p)
     var   = var_p + w * (var_f - var_p) + w (1 - w) delta^2
             (= w (var_f + (mu_f - mu)^2) + (1 - w) (var_p + (mu_p - mu)^2), expanded)
-    a     = gamma / sqrt(var + eps)
-    y     = xs * a + (beta + (c - mu) * a)                    (= gamma (x - mu) / sqrt(..) + beta)
+    y     = BatchNormalization(xs, gamma, beta, mean = mu - c, var = var, eps)
+          = gamma (x - mu) / sqrt(var + eps) + beta
 
 Why this form: the full-size work is the two reductions (of xs and xs * xs, which TensorRT can
-merge) and ONE per-channel affine (Mul, Add) that the residual Add and the ReLU follow, so
-TensorRT can fuse affine + Add + ReLU into one point-wise kernel; ONNX Runtime runs three
-element-wise passes (square, scale, shift) where the centred form ran four, and reorders each
-blocked (NCHWc) conv output to NCHW once. Raw moments lose precision as (mean / std)^2; the shift
-keeps that ratio at the frame's distance from the source statistics rather than its absolute mean,
-and the two-stage means keep each float32 sum short (measured: tests/test_unfold_numerics.py).
-The graph gains the input
-`norm_prior` [3, S] and the output `frame_stats` [2, S] (= [mu_f; var_f] of every layer,
-concatenated in layout order). Every node computing statistics is named ``<layer>/stat/...`` so
-that an FP16 build keeps them in FP32.
+merge) and ONE per-channel affine: a BatchNormalization whose mean and variance are graph
+tensors. ONNX Runtime runs it as one pass (its kernel folds scale and shift per channel; a Mul
+and an Add were two passes over the map), and the ONNX-TensorRT parser imports a BatchNorm with
+non-initializer inputs as element-wise layers (its "Elementwise fallback"), which TensorRT fuses
+with the residual Add and the ReLU that follow into one point-wise kernel. Raw moments lose
+precision as (mean / std)^2; the shift keeps that ratio at the frame's distance from the source
+statistics rather than its absolute mean, and the two-stage means keep each float32 sum short
+(measured: tests/test_unfold_numerics.py). The shift also keeps FP16 engines exact enough: the
+BatchNorm subtracts (mu - c), a small number, from xs, a small number.
+
+The graph gains the input `norm_prior` [3, S] and the output `frame_stats` [2, S] (= [mu_f; var_f]
+of every layer, concatenated in layout order). Every node computing statistics is named
+``<layer>/stat/...`` so that an FP16 build keeps them in FP32.
 """
 
 from __future__ import annotations
@@ -98,10 +102,10 @@ def _unfold_one(
 ) -> gs.Variable:
     """Rewire one BN node's output to the unfolded form; return its [2, C] frame statistics."""
     x, y, c, s = node.inputs[0], node.outputs[0], layer.channels, layer.name + STAT_MARK
-    gamma = constant_values(node.inputs[1]).astype(np.float32).reshape(1, c, 1, 1)
-    beta = constant_values(node.inputs[2]).astype(np.float32).reshape(1, c, 1, 1)
+    gamma = constant_values(node.inputs[1]).astype(np.float32).reshape(c)
+    beta = constant_values(node.inputs[2]).astype(np.float32).reshape(c)
     centre = constant_values(node.inputs[3]).astype(np.float32).reshape(1, c, 1, 1)
-    eps = np.full((1, 1, 1, 1), float(node.attrs.get("epsilon", 1e-5)), np.float32)
+    eps = float(node.attrs.get("epsilon", 1e-5))
     node.outputs.clear()  # the BN node is now dangling; cleanup() removes it
 
     def stat(kind: str, name: str, *inputs: gs.Tensor, **attrs) -> gs.Variable:
@@ -128,12 +132,24 @@ def _unfold_one(
     mixed = stat("Mul", "w_dvar", w, stat("Sub", "dvar", var_f, var_p))
     var = stat("Add", "var", stat("Add", "var0", var_p, mixed), between)
 
-    std = stat("Sqrt", "std", stat("Add", "var_eps", var, const(s + "eps", eps)))
-    a = stat("Div", "scale", const(s + "gamma", gamma), std)
-    shift = stat("Mul", "shift_a", stat("Sub", "c_minus_mu", c_shift, mu), a)
-    b = stat("Add", "bias", const(s + "beta", beta), shift)
-    scaled = op(graph, "Mul", layer.name + "/norm/mul", [xs, a])
-    graph.nodes.append(gs.Node("Add", layer.name + "/norm/add", inputs=[scaled, b], outputs=[y]))
+    # ONNX and the TensorRT parser want the four BatchNorm parameters as [C] vectors
+    flat = const(s + "flat", np.int64([c]))
+    mean_xs = stat("Reshape", "bn_mean", stat("Sub", "mu_minus_c", mu, c_shift), flat)
+    graph.nodes.append(
+        gs.Node(
+            "BatchNormalization",
+            layer.name + "/norm/bn",
+            {"epsilon": eps},
+            [
+                xs,
+                const(s + "gamma", gamma),
+                const(s + "beta", beta),
+                mean_xs,
+                stat("Reshape", "bn_var", var, flat),
+            ],
+            [y],
+        )
+    )
 
     both = stat("Concat", "frame", mu_f, var_f, axis=0)
     return stat("Reshape", "frame_2c", both, const(s + "shape_2c", np.int64([2, c])))
