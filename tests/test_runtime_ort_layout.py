@@ -1,18 +1,21 @@
-"""ONNX Runtime CPU layouts: nchwc vs nchw through the backend's own session options, and the
-same outputs from both."""
+"""ONNX Runtime CPU layouts: nchwc vs nchw through the backend's own session options, the same
+outputs from both, and ``auto``'s measured choice with its cache (engines/ort-layout.json)."""
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from edgedg_runtime import ort_layout
 from edgedg_runtime.backends.ort import OrtBackend, session_options
 from edgedg_runtime.benchmark import synthetic_frames
 from edgedg_runtime.contract import load_contract, load_source_stats
 from edgedg_runtime.errors import EdgeDGError
+from edgedg_runtime.segmenter import Segmenter
 
 # Both layouts compute the same float32 arithmetic in another order (blocked convolutions, other
 # fusions): labels may flip only where two classes tie, statistics differ by summation order.
@@ -29,12 +32,7 @@ def _profiled_ops(graph: str, layout: str, tmp_path: Path) -> list:
     options.enable_profiling = True
     options.profile_file_prefix = str(tmp_path / layout)
     session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
-    feeds = {
-        i.name: np.zeros([1, 32, 64, 3] if i.name == "image" else i.shape, np.float32)
-        for i in session.get_inputs()
-    }
-    feeds["image"] = feeds["image"].astype(np.uint8)
-    session.run(None, feeds)
+    session.run(None, ort_layout.synthetic_feeds(session))
     with open(session.end_profiling(), encoding="utf-8") as handle:
         events = json.load(handle)
     return [
@@ -67,7 +65,7 @@ def test_backend_builds_its_session_at_the_layouts_level(tiny_model):
         with OrtBackend(str(tiny_model / "plain.onnx"), threads=1, layout=layout) as backend:
             assert backend.layout == layout
             assert backend._session.get_session_options().graph_optimization_level == level
-    with pytest.raises(EdgeDGError, match="nchwc, nchw"):
+    with pytest.raises(EdgeDGError, match="auto, nchwc, nchw"):
         OrtBackend(str(tiny_model / "plain.onnx"), layout="bogus")
 
 
@@ -85,3 +83,176 @@ def test_both_layouts_give_the_same_outputs(tiny_model):
     assert np.mean(a["labels"] == b["labels"]) >= LABELS_AGREE
     assert np.all(np.isfinite(a["frame_stats"]))
     np.testing.assert_allclose(b["frame_stats"], a["frame_stats"], rtol=STATS_RTOL, atol=STATS_ATOL)
+
+
+# auto: the choice and its cache, with a fake build and measurer ---------------------------------
+class _Fakes:
+    """A build that records which layouts it built, and a measurer that returns given times."""
+
+    def __init__(self, ms: dict | None = None):
+        self.ms, self.built, self.measured = ms or {"nchwc": 10.0, "nchw": 5.0}, [], 0
+
+    def build(self, layout: str) -> str:
+        self.built.append(layout)
+        return f"session-{layout}"
+
+    def measure(self, sessions: dict, runs: int) -> dict:
+        assert sorted(sessions) == ["nchw", "nchwc"] and runs == 3
+        self.measured += 1
+        return dict(self.ms)
+
+
+def _choose(graph, fakes: _Fakes, threads=1):
+    return ort_layout.choose_session(str(graph), fakes.build, threads, measure=fakes.measure)
+
+
+def _cache(model: Path) -> dict:
+    return json.loads((model / "engines" / ort_layout.CACHE_FILE).read_text())
+
+
+@pytest.mark.parametrize(
+    ("nchw_ms", "want"), [(9.0, "nchw"), (9.8, "nchwc"), (10.0, "nchwc"), (12.0, "nchwc")]
+)
+def test_auto_picks_nchw_only_when_clearly_faster(tiny_model, nchw_ms, want):
+    fakes = _Fakes({"nchwc": 10.0, "nchw": nchw_ms})
+    session, layout = _choose(tiny_model / "segment.onnx", fakes)
+    assert (session, layout) == (f"session-{want}", want)
+    assert sorted(fakes.built) == ["nchw", "nchwc"]  # the kept session is not built again
+    (entry,) = _cache(tiny_model)["entries"].values()
+    assert entry["layout"] == want and entry["ms"] == {"nchwc": 10.0, "nchw": nchw_ms}
+    assert entry["graph"] == "segment.onnx" and entry["measured"][:2] == "20"
+
+
+def test_second_open_uses_the_cache(tiny_model, caplog):
+    graph = tiny_model / "segment.onnx"
+    _choose(graph, _Fakes())
+    again = _Fakes()
+    caplog.set_level(logging.INFO, logger="edgedg_runtime.ort_layout")
+    assert _choose(graph, again) == ("session-nchw", "nchw")
+    assert again.measured == 0 and again.built == ["nchw"]
+    assert "from the cache" in caplog.text
+
+
+def test_a_key_change_remeasures_and_keeps_both_choices(tiny_model):
+    graph = tiny_model / "segment.onnx"
+    _choose(graph, _Fakes(), threads=1)
+    other = _Fakes({"nchwc": 5.0, "nchw": 10.0})
+    assert _choose(graph, other, threads=2)[1] == "nchwc"
+    assert other.measured == 1
+    layouts = sorted(e["layout"] for e in _cache(tiny_model)["entries"].values())
+    assert layouts == ["nchw", "nchwc"]
+    before = ort_layout.cache_key(str(graph), 1)
+    graph.write_bytes(graph.read_bytes() + b"\0")  # another graph under the same name
+    assert ort_layout.cache_key(str(graph), 1) != before
+
+
+def test_a_choice_cached_by_another_process_meanwhile_is_kept(tiny_model):
+    """The file is read again right before the write: another graph's entry written while this
+    one was measured survives."""
+    fakes = _Fakes()
+    path = tiny_model / "engines" / ort_layout.CACHE_FILE
+    theirs = {"layout": "nchwc", "ms": {"nchwc": 1, "nchw": 2}, "graph": "plain.onnx"}
+    theirs["measured"] = "2026-01-01T00:00:00+00:00"
+
+    def measure(sessions, runs):
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps({"schema": 1, "entries": {"k-plain": theirs}}))
+        return fakes.measure(sessions, runs)
+
+    ort_layout.choose_session(str(tiny_model / "segment.onnx"), fakes.build, 1, measure=measure)
+    entries = _cache(tiny_model)["entries"]
+    assert entries.pop("k-plain") == theirs
+    assert [e["graph"] for e in entries.values()] == ["segment.onnx"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\x00\xffnot json at all",
+        b'{"schema": 2, "entries": {}}',
+        b'["schema", 1]',
+        b'{"schema": 1, "entries": {"k": {"layout": "nhwc", "ms": {"nchwc": 1, "nchw": 2}, '
+        b'"graph": "segment.onnx", "measured": "x"}}}',
+        b'{"schema": 1, "entries": {"k": {"layout": "nchw", "ms": {"nchwc": "1", "nchw": 2}, '
+        b'"graph": "segment.onnx", "measured": "x"}}}',
+    ],
+    ids=["garbage", "schema", "not-an-object", "unknown-layout", "wrong-types"],
+)
+def test_corrupt_cache_is_remeasured_and_rewritten(tiny_model, caplog, content):
+    path = tiny_model / "engines" / ort_layout.CACHE_FILE
+    path.parent.mkdir()
+    path.write_bytes(content)
+    fakes = _Fakes()
+    assert _choose(tiny_model / "segment.onnx", fakes)[1] == "nchw"
+    assert fakes.measured == 1
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and str(path) in warnings[0] and "re-measured" in warnings[0]
+    data = _cache(tiny_model)
+    assert data["schema"] == 1 and [e["layout"] for e in data["entries"].values()] == ["nchw"]
+
+
+def test_unwritable_engines_folder_warns_once_and_still_opens(tiny_model, caplog, monkeypatch):
+    """``engines`` is a file (chmod would not stop root): every write fails with an OSError."""
+    monkeypatch.setattr(ort_layout, "_warned_unwritable", set())
+    (tiny_model / "engines").write_text("a file where the folder should be")
+    for _ in range(2):
+        fakes = _Fakes()
+        assert _choose(tiny_model / "segment.onnx", fakes) == ("session-nchw", "nchw")
+        assert fakes.measured == 1  # nothing cached: measured again
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "for this run only" in warnings[0]
+    assert (tiny_model / "engines").read_text() == "a file where the folder should be"
+
+
+def test_permission_error_on_write_warns_and_still_opens(tiny_model, caplog, monkeypatch):
+    monkeypatch.setattr(ort_layout, "_warned_unwritable", set())
+
+    def refuse(path, data, indent=2):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(ort_layout.fileio, "write_json", refuse)
+    assert _choose(tiny_model / "segment.onnx", _Fakes())[1] == "nchw"
+    assert "for this run only" in caplog.text and "Permission denied" in caplog.text
+
+
+# auto for real: the backend and the Segmenter --------------------------------------------------
+def test_backend_auto_measures_once_then_reads_the_cache(tiny_model, monkeypatch):
+    graph = str(tiny_model / "segment.onnx")
+    with OrtBackend(graph, threads=1, layout="auto") as backend:
+        chosen = backend.layout
+        assert chosen in ("nchwc", "nchw")
+    (entry,) = _cache(tiny_model)["entries"].values()
+    assert entry["layout"] == chosen and min(entry["ms"].values()) > 0
+
+    def no_measuring(sessions, runs=3):
+        raise AssertionError("measured although the choice is cached")
+
+    monkeypatch.setattr(ort_layout, "measure_ms", no_measuring)
+    with OrtBackend(graph, threads=1, layout="auto") as backend:
+        assert backend.layout == chosen
+
+
+def test_auto_on_another_provider_first_keeps_nchwc_and_measures_nothing(tiny_model, monkeypatch):
+    """The CUDA provider (faked as available; ORT then falls back to CPU): no layout to choose."""
+    import onnxruntime as ort
+
+    monkeypatch.setattr(
+        ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    )
+    with OrtBackend(str(tiny_model / "segment.onnx"), threads=1, layout="auto") as backend:
+        assert backend.layout == "nchwc"
+    assert not (tiny_model / "engines").exists()
+
+
+def test_segmenter_tunes_segment_not_style(tiny_model):
+    with Segmenter(tiny_model, backend="ort", norm="sib", threads=1, ort_layout="auto") as seg:
+        result = seg(synthetic_frames(48, 96, 1)[0])
+        assert result.labels.shape == (48, 96)
+        assert seg._backends["style"].layout == "nchwc"
+        assert f"{seg.ort_layout} layout" in seg.describe()
+    assert [e["graph"] for e in _cache(tiny_model)["entries"].values()] == ["segment.onnx"]
+    with Segmenter(tiny_model, backend="ort", norm="source", ort_layout="nchw") as seg:
+        assert seg.ort_layout == "nchw" and seg._backends["plain"].layout == "nchw"
+        assert "nchw layout" in seg.describe()
+    with pytest.raises(EdgeDGError, match="unknown ONNX Runtime layout"):
+        Segmenter(tiny_model, backend="ort", ort_layout="NCHW")

@@ -87,7 +87,7 @@ def bench(
                 progress(f"{i + 1}/{len(sequence)} frames")
         report = {
             "model": first.contract.model.name,
-            "backend": first.describe().split(" on ", 1)[1].rsplit(",", 1)[0],
+            "backend": first.runs_on,
             "input": [h, w],
             "frames": frames,
             "warmup": warmup,

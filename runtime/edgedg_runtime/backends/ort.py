@@ -7,11 +7,13 @@ layout level is the NCHWc optimizer, which runs convolutions in a blocked layout
 ReorderInput / ReorderOutput nodes around every op that cannot run blocked. ``nchwc`` is
 ORT_ENABLE_ALL (ORT's default); ``nchw`` is ORT_ENABLE_EXTENDED, which keeps the basic and
 extended fusions and leaves the layout alone. Which is faster depends on the graph, the input size
-and the CPU (segment.onnx gets a reorder pair around every unfolded BatchNorm).
+and the CPU (segment.onnx gets a reorder pair around every unfolded BatchNorm), so ``auto``
+measures both once and caches the choice (``ort_layout``).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from typing import Sequence
@@ -43,7 +45,7 @@ def dtype_from_ort(type_str: str) -> np.dtype:
     return np.dtype(_ORT_DTYPES[type_str])
 
 
-LAYOUTS = ("nchwc", "nchw")
+LAYOUTS = ("auto", "nchwc", "nchw")
 _LEVELS = {"nchwc": "ORT_ENABLE_ALL", "nchw": "ORT_ENABLE_EXTENDED"}  # GraphOptimizationLevel
 
 
@@ -92,8 +94,11 @@ class OrtBackend(Backend):
     ``spin``: let idle pool threads busy-wait for the next run. Off by default: the Segmenter
     alternates between two sessions (style, segment), and threads of one spinning while the
     other runs steal the cores it needs (measured: +20% on sib latency on 2 cores).
-    ``layout``: ``nchwc`` (ORT's default) or ``nchw``. On the CUDA provider the layout does not
-    apply: the session is built as ``nchwc``. ``layout`` after open: the one that runs.
+    ``layout``: ``nchwc`` (ORT's default), ``nchw``, or ``auto``: the faster of the two on this
+    CPU, measured at the first open and cached in ``engines/ort-layout.json`` beside the graph
+    (see ``edgedg_runtime.ort_layout``). On the CUDA provider the layout does not apply: the
+    session is built as ``nchwc`` and nothing is measured. ``layout`` after open: the one that
+    runs.
     """
 
     kind = "ort"
@@ -121,9 +126,15 @@ class OrtBackend(Backend):
             raise ContractError(f"no ONNX graph at {self.path}; re-export with `edgedg export`")
         providers = choose_providers(self.providers, ort.get_available_providers())
         # NCHWc is the CPU provider's own rewrite: on any other provider first (CUDA) ORT's
-        # default level stays and there is nothing to choose.
+        # default level stays and there is nothing to choose or measure.
         layout = self.requested_layout if providers[0] == "CPUExecutionProvider" else "nchwc"
-        self._session, self._layout = self._new_session(ort, layout, providers), layout
+        if layout == "auto":
+            from edgedg_runtime.ort_layout import choose_session
+
+            build = functools.partial(self._new_session, ort, providers=providers)
+            self._session, self._layout = choose_session(self.path, build, self.threads)
+        else:
+            self._session, self._layout = self._new_session(ort, layout, providers), layout
         running = self._session.get_providers()[0]
         log.info("ONNX Runtime %s on %s, %s layout", self.path, running, self._layout)
         if "CUDAExecutionProvider" in providers and running != "CUDAExecutionProvider":
@@ -148,7 +159,7 @@ class OrtBackend(Backend):
 
     @property
     def layout(self) -> str:
-        """The layout the open session runs in: ``nchwc`` or ``nchw``."""
+        """The layout the open session runs in: ``nchwc`` or ``nchw`` (never ``auto``)."""
         self._specs(self._inputs)
         return self._layout
 
