@@ -12,7 +12,7 @@ import pytest
 
 from edgedg_runtime import ort_layout
 from edgedg_runtime.backends.ort import OrtBackend, session_options
-from edgedg_runtime.benchmark import synthetic_frames
+from edgedg_runtime.benchmark import bench, format_table, synthetic_frames
 from edgedg_runtime.contract import load_contract, load_source_stats
 from edgedg_runtime.errors import EdgeDGError
 from edgedg_runtime.segmenter import Segmenter
@@ -215,7 +215,7 @@ def test_permission_error_on_write_warns_and_still_opens(tiny_model, caplog, mon
     assert "for this run only" in caplog.text and "Permission denied" in caplog.text
 
 
-# auto for real: the backend and the Segmenter --------------------------------------------------
+# auto for real: the backend, the Segmenter, the bench -------------------------------------------
 def test_backend_auto_measures_once_then_reads_the_cache(tiny_model, monkeypatch):
     graph = str(tiny_model / "segment.onnx")
     with OrtBackend(graph, threads=1, layout="auto") as backend:
@@ -256,3 +256,44 @@ def test_segmenter_tunes_segment_not_style(tiny_model):
         assert "nchw layout" in seg.describe()
     with pytest.raises(EdgeDGError, match="unknown ONNX Runtime layout"):
         Segmenter(tiny_model, backend="ort", ort_layout="NCHW")
+
+
+def test_bench_rows_per_layout_and_ratio_to_the_fastest_plain(tiny_model):
+    layouts = ("nchwc", "nchw", "auto")
+    modes = ("plain", "target")
+    report = bench(str(tiny_model), 2, 0, "ort", modes, threads=1, ort_layouts=layouts)
+    rows = list(report["modes"])
+    assert rows[:2] == ["plain [nchwc]", "plain [nchw]"]
+    assert rows[3:5] == ["target [nchwc]", "target [nchw]"]
+    assert rows[2] in ("plain [auto->nchwc]", "plain [auto->nchw]")
+    assert rows[5] in ("target [auto->nchwc]", "target [auto->nchw]") and len(rows) == 6
+    plain = {r: report["modes"][r]["total"]["median"] for r in rows if r.startswith("plain")}
+    fastest = min(plain, key=plain.get)
+    assert report["baseline"] == fastest
+    for entry in report["modes"].values():
+        assert entry["ratio"] == pytest.approx(entry["total"]["median"] / plain[fastest])
+    assert min(report["modes"][r]["ratio"] for r in plain) == pytest.approx(1.0)
+    assert f"total / {fastest}, the fastest plain row" in format_table(report).splitlines()[0]
+    one = bench(str(tiny_model), frames=1, warmup=0, backend="ort", modes=("plain",), threads=1)
+    assert list(one["modes"]) == ["plain"] and one["baseline"] == "plain"
+    with pytest.raises(EdgeDGError, match="TensorRT"):
+        bench(str(tiny_model), backend="trt", ort_layouts=("nchwc", "nchw"))
+
+
+def test_ort_layout_options_of_bench_and_stream(tiny_model, frames_dir, tmp_path):
+    from _runtime_helpers import invoke
+
+    out = tmp_path / "bench.json"
+    args = ["bench", tiny_model, "--frames", "1", "--warmup", "0", "--backend", "ort"]
+    args += ["--mode", "plain", "--ort-layout", "nchwc", "--ort-layout", "nchw", "--json", out]
+    result = invoke([*args, "--compare", tiny_model])
+    assert result.exit_code == 0, result.output
+    other = f"target@{tiny_model}"
+    rows = ["plain [nchwc]", "plain [nchw]", f"{other} [nchwc]", f"{other} [nchw]"]
+    assert list(json.loads(out.read_text())["modes"]) == rows
+    result = invoke(["stream", tiny_model, frames_dir, "--backend", "ort", "--ort-layout", "nchw"])
+    assert result.exit_code == 0, result.output
+    assert "(CPUExecutionProvider), nchw layout" in result.output
+    bad = invoke(["stream", tiny_model, frames_dir, "--ort-layout", "nhwc"])
+    assert bad.exit_code == 2 and "--ort-layout" in bad.output
+    assert not (tiny_model / "engines").exists()  # explicit layouts measure and cache nothing
