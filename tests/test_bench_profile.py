@@ -40,8 +40,8 @@ def test_conv_gflop_counts_two_flops_per_multiply_add():
     assert conv_gflop(model) * 1e9 == 2 * (4 * 5 * 6) * (2 * 3 * 3)
 
 
-def test_bench_profile_option_prints_the_breakdown():
-    args = ["bench", str(TINY), "--frames", "1", "--warmup", "0", "--mode", "plain"]
+def test_bench_profile_option_prints_the_breakdown(tiny_model):
+    args = ["bench", str(tiny_model), "--frames", "1", "--warmup", "0", "--mode", "plain"]
     result = CliRunner().invoke(main, [*args, "--mode", "sib", "--backend", "ort", "--profile"])
     assert result.exit_code == 0, result.output
     assert "nchwc" in result.output or "Conv" in result.output

@@ -17,7 +17,6 @@ from edgedg.demo.summary import format_summary
 from edgedg.errors import DataError, EdgeDGError
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY_MODEL = ROOT / "tests" / "assets" / "tiny_model"
 
 
 # --- output folder and configuration -----------------------------------------------------------
@@ -105,12 +104,12 @@ def test_score_sink_counts_against_the_label_files(tmp_path):
         sink.write("00009", None, truth)
 
 
-def test_score_stream_on_the_tiny_model(tmp_path):
+def test_score_stream_on_the_tiny_model(tiny_model, tmp_path):
     import cv2
 
     frames, labels = _write_sequence(tmp_path)
     video = tmp_path / "overlay.mp4"
-    result = score_stream(str(TINY_MODEL), str(frames), str(labels), "sib", str(video), ["00003"])
+    result = score_stream(str(tiny_model), str(frames), str(labels), "sib", str(video), ["00003"])
     assert result.frames == 6 and result.fps > 0
     assert 0.0 <= result.scores["miou"] <= 1.0
     assert result.scores["pixels"] == 6 * 44 * 96
@@ -118,7 +117,7 @@ def test_score_stream_on_the_tiny_model(tmp_path):
     cap = cv2.VideoCapture(str(video))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 6
     cap.release()
-    source = score_stream(str(TINY_MODEL), str(frames), str(labels), "source")
+    source = score_stream(str(tiny_model), str(frames), str(labels), "source")
     assert np.isnan(source.mean_shift) and not source.kept
 
 

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _runtime_helpers import ASSETS, count_frames, invoke, write_video
+from _runtime_helpers import count_frames, invoke, model_dir, write_video
 
 from edgedg_runtime.bank import SourceStats, load_bank
 from edgedg_runtime.benchmark import synthetic_frames
@@ -27,7 +27,6 @@ from edgedg_runtime.errors import EdgeDGError
 from edgedg_runtime.sources import open_source
 from edgedg_runtime.stream import StreamOptions, stream
 
-MODEL = str(ASSETS / "tiny_model")
 # A bank needs a bank mode (the default, target, keeps none).
 ON_SIB = ("--backend", "ort", "--norm", "sib")
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,9 +46,15 @@ def video(tmp_path_factory) -> str:
     return write_video(folder / "v.mp4", synthetic_frames(48, 96, 120))
 
 
-def _source() -> SourceStats:
-    contract = load_contract(MODEL)
-    return SourceStats.from_layout(contract.stat_layout, *load_source_stats(MODEL, contract))
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> str:
+    """A copy of the committed tiny model: a stream writes engines/ort-layout.json beside it."""
+    return model_dir(tmp_path_factory)
+
+
+def _source(model: str) -> SourceStats:
+    contract = load_contract(model)
+    return SourceStats.from_layout(contract.stat_layout, *load_source_stats(model, contract))
 
 
 def _edgedg(*args, **kw) -> subprocess.Popen:
@@ -59,14 +64,14 @@ def _edgedg(*args, **kw) -> subprocess.Popen:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
-def test_signal_at_a_random_frame_keeps_video_and_bank(video, tmp_path, signum):
+def test_signal_at_a_random_frame_keeps_video_and_bank(model, video, tmp_path, signum):
     """systemd / docker stop send SIGTERM, a closed terminal SIGHUP, Ctrl-C SIGINT. Signalled at
     a random frame, the stream finishes that frame, closes a playable video, saves a loadable
     bank, prints the summary and exits with 128 + the signal number."""
     stop_at = random.Random().randint(2, 40)
     out, bank = tmp_path / "out.mp4", tmp_path / "bank.npz"
     proc = _edgedg(
-        "stream", MODEL, video, out, *ON_SIB, "--bank", bank, "--profile", "1",
+        "stream", model, video, out, *ON_SIB, "--bank", bank, "--profile", "1",
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     lines = []
@@ -82,11 +87,11 @@ def test_signal_at_a_random_frame_keeps_video_and_bank(video, tmp_path, signum):
     frames = int(output.split(" frames, ")[0].rsplit("\n", 1)[-1])
     assert stop_at <= frames < 120
     assert count_frames(out) == frames  # playable, one output frame per segmented frame
-    assert len(load_bank(str(bank), source=_source())) == frames
+    assert len(load_bank(str(bank), source=_source(model))) == frames
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
-def test_bank_path_that_becomes_unwritable_keeps_segmenting(video, tmp_path, caplog):
+def test_bank_path_that_becomes_unwritable_keeps_segmenting(model, video, tmp_path, caplog):
     """The bank's folder is replaced by a file after frame 10 (a real ENOTDIR on every later
     save; chmod would not stop root): segmentation goes on, the failure is logged once, and the
     exit code says that the final save failed."""
@@ -102,7 +107,7 @@ def test_bank_path_that_becomes_unwritable_keeps_segmenting(video, tmp_path, cap
             shutil.rmtree(folder)
             folder.write_text("not a folder any more")
 
-    summary = stream(MODEL, video, str(out), options, echo=echo)
+    summary = stream(model, video, str(out), options, echo=echo)
     from edgedg_runtime.stream import EXIT_BANK_NOT_SAVED
 
     assert summary.frames == count_frames(out) == count_frames(video)
@@ -127,25 +132,25 @@ def small_disk(tmp_path):
         subprocess.run(["umount", str(disk)], capture_output=True)
 
 
-def test_full_disk_keeps_segmenting_and_keeps_the_last_good_bank(video, small_disk, caplog):
+def test_full_disk_keeps_segmenting_and_keeps_the_last_good_bank(model, video, small_disk, caplog):
     """ENOSPC for real: saves succeed while the bank fits, then fail; the stream goes on to the
     end, exits 4, and the last bank that fitted is intact (the failed saves left no temp)."""
     options = StreamOptions(
         backend="ort", norm="sib", bank=str(small_disk / "b.npz"), bank_save_every=2
     )
     options.max_frames = 40
-    summary = stream(MODEL, video, None, options, echo=lambda _: None)
+    summary = stream(model, video, None, options, echo=lambda _: None)
     from edgedg_runtime.stream import EXIT_BANK_NOT_SAVED
 
     assert summary.frames == 40 and summary.exit_code() == EXIT_BANK_NOT_SAVED
     assert "No space left" in summary.bank_error
     assert caplog.text.count("cannot save the style bank") == 1
-    kept = load_bank(str(small_disk / "b.npz"), source=_source())
+    kept = load_bank(str(small_disk / "b.npz"), source=_source(model))
     assert 2 <= len(kept) < 40 and len(kept) % 2 == 0
     assert sorted(p.name for p in small_disk.iterdir()) == ["b.npz", "b.npz.lock"]
 
 
-def test_bank_save_failure_recovers_at_the_next_save_point(video, tmp_path, caplog):
+def test_bank_save_failure_recovers_at_the_next_save_point(model, video, tmp_path, caplog):
     folder = tmp_path / "banks"
     options = StreamOptions(
         backend="ort", norm="sib", bank=str(folder / "b.npz"), bank_save_every=5
@@ -161,29 +166,29 @@ def test_bank_save_failure_recovers_at_the_next_save_point(video, tmp_path, capl
             folder.unlink()
             folder.mkdir()
 
-    summary = stream(MODEL, video, None, options, echo=echo)
+    summary = stream(model, video, None, options, echo=echo)
     assert summary.bank_error is None and summary.exit_code() == 0
-    assert len(load_bank(str(folder / "b.npz"), source=_source())) == summary.frames
+    assert len(load_bank(str(folder / "b.npz"), source=_source(model))) == summary.frames
     assert "style bank saved again" in caplog.text
 
 
-def test_unwritable_bank_path_is_refused_at_start(video, tmp_path):
+def test_unwritable_bank_path_is_refused_at_start(model, video, tmp_path):
     (tmp_path / "file").write_text("a file, not a folder")
-    result = invoke(["stream", MODEL, video, *ON_SIB, "--bank", tmp_path / "file/b.npz"])
+    result = invoke(["stream", model, video, *ON_SIB, "--bank", tmp_path / "file/b.npz"])
     assert result.exit_code == 1 and "cannot write the style bank" in result.output
     assert "frames" not in result.output  # refused before the first frame
 
 
-def test_second_writer_of_a_bank_is_refused(video, tmp_path):
+def test_second_writer_of_a_bank_is_refused(model, video, tmp_path):
     """Two processes on one bank: the second is refused (a lock, not a merge: the last writer
     would silently drop the other's entries)."""
     bank = tmp_path / "b.npz"
     holder = _edgedg(
-        "stream", MODEL, video, *ON_SIB, "--bank", bank, "--profile", "1",
+        "stream", model, video, *ON_SIB, "--bank", bank, "--profile", "1",
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     holder.stdout.readline()  # the "streaming ..." line: the lock is taken before it
-    second = invoke(["stream", MODEL, video, *ON_SIB, "--bank", bank])
+    second = invoke(["stream", model, video, *ON_SIB, "--bank", bank])
     holder.kill()
     holder.communicate()
     assert second.exit_code == 1 and "another process" in second.output
@@ -194,19 +199,19 @@ def test_second_writer_of_a_bank_is_refused(video, tmp_path):
         BankLock(str(bank)).acquire()
 
 
-def test_orphan_bank_temp_files_are_removed_at_start(video, tmp_path):
+def test_orphan_bank_temp_files_are_removed_at_start(model, video, tmp_path):
     orphan = tmp_path / ".b.npz.k2j3h4.tmp"
     orphan.write_bytes(b"x" * 1000)  # what a kill -9 during a save leaves
-    result = invoke(["stream", MODEL, video, *ON_SIB, "--bank", tmp_path / "b.npz"])
+    result = invoke(["stream", model, video, *ON_SIB, "--bank", tmp_path / "b.npz"])
     assert result.exit_code == 0 and not orphan.exists()
 
 
-def test_no_readable_frame_is_an_error_exit(tmp_path):
+def test_no_readable_frame_is_an_error_exit(model, tmp_path):
     folder = tmp_path / "frames"
     folder.mkdir()
     for i in range(3):
         (folder / f"{i}.png").write_bytes(b"not a png")
-    result = invoke(["stream", MODEL, folder, "--backend", "ort"])
+    result = invoke(["stream", model, folder, "--backend", "ort"])
     from edgedg_runtime.stream import EXIT_NO_FRAMES
 
     assert result.exit_code == EXIT_NO_FRAMES, result.output
@@ -216,8 +221,8 @@ def test_no_readable_frame_is_an_error_exit(tmp_path):
 @pytest.mark.parametrize(
     "option", [["--alpha", "2"], ["--input-width", "-5"], ["--bank-size", "0"], ["--m", "0"]]
 )
-def test_out_of_range_options_are_usage_errors(video, option):
-    result = invoke(["stream", MODEL, video, "--backend", "ort", *option])
+def test_out_of_range_options_are_usage_errors(model, video, option):
+    result = invoke(["stream", model, video, "--backend", "ort", *option])
     assert result.exit_code == 2 and "Invalid value" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
 

@@ -13,7 +13,6 @@ import pytest
 from _samples_helpers import ROOT, edgedg_args, split_shell, tool_env, validate_edgedg
 
 SAMPLES = ROOT / "samples"
-TINY_MODEL = ROOT / "tests" / "assets" / "tiny_model"
 DRY_FORMATS = {"gta5", "synthia", "idd", "mapillary"}
 SCRIPT_NEEDS = {"train_real": "GPU", "export_trt": "GPU", "stream_cameras": "camera"}
 # Dummy values for the variables the scripts require (nothing is read in a dry run).
@@ -179,11 +178,11 @@ def _perception_loop(*args: str) -> tuple[int, dict]:
     return result["rc"], {"stdout": proc.stdout, "stderr": proc.stderr, **result}
 
 
-def test_perception_loop_alerts_when_the_scene_leaves_the_domain(tmp_path: Path):
+def test_perception_loop_alerts_when_the_scene_leaves_the_domain(tiny_model, tmp_path: Path):
     sequence = _day_then_night(tmp_path)
     log = tmp_path / "frames.jsonl"
     rc, out = _perception_loop(
-        str(TINY_MODEL), str(sequence), "--backend", "ort", "--calibrate", "12", "--json", str(log)
+        str(tiny_model), str(sequence), "--backend", "ort", "--calibrate", "12", "--json", str(log)
     )
     assert rc == 0, out["stderr"]
     assert not out["torch"], "the perception loop must run without torch"
@@ -199,15 +198,15 @@ def test_perception_loop_alerts_when_the_scene_leaves_the_domain(tmp_path: Path)
     assert "OUT OF DISTRIBUTION" in out["stdout"]
 
 
-def test_perception_loop_calibrates_from_source_images(tmp_path: Path):
+def test_perception_loop_calibrates_from_source_images(tiny_model, tmp_path: Path):
     sequence = _day_then_night(tmp_path, frames=8)
     rc, out = _perception_loop(
-        str(TINY_MODEL), str(sequence / "0_*.png"), "--backend", "ort", "--calibrate-only"
+        str(tiny_model), str(sequence / "0_*.png"), "--backend", "ort", "--calibrate-only"
     )
     assert rc == 0, out["stderr"]
     threshold = float(out["stdout"].split("threshold ")[1].split()[0])
     rc, out = _perception_loop(
-        str(TINY_MODEL), str(sequence), "--backend", "ort", "--threshold", str(threshold)
+        str(tiny_model), str(sequence), "--backend", "ort", "--threshold", str(threshold)
     )
     assert rc == 0 and "1 alert(s)" in out["stdout"], out["stdout"] + out["stderr"]
 

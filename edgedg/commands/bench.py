@@ -22,6 +22,14 @@ MODES = ("plain", "source", "target", "sib", "qib", "sib-exact")
     help="Modes to time (repeatable; default all).",
 )
 @click.option("--threads", type=int, default=None, help="ONNX Runtime intra-op threads.")
+@click.option(
+    "--ort-layout",
+    "ort_layouts",
+    type=click.Choice(["auto", "nchwc", "nchw"]),
+    multiple=True,
+    help="ONNX Runtime CPU layout (repeatable; default auto): with several, one row per mode and "
+    "layout, ratios to the fastest plain row.",
+)
 @click.option("--m", type=int, default=4, show_default=True, help="Batch size M of the bank.")
 @click.option(
     "--compare",
@@ -37,7 +45,9 @@ MODES = ("plain", "source", "target", "sib", "qib", "sib-exact")
     help="Also print ONNX Runtime's breakdown of plain vs segment (node kinds, fusions, ms).",
 )
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write JSON here.")
-def cli(model_dir, frames, warmup, backend, modes, threads, m, compare, profile, json_path) -> None:
+def cli(
+    model_dir, frames, warmup, backend, modes, threads, ort_layouts, m, compare, profile, json_path
+) -> None:
     """Runtime latency per norm mode (median and p90 per stage), as ratios to plain."""
     from edgedg_runtime.bank import BankOptions
     from edgedg_runtime.benchmark import BENCH_MODES, bench, format_table
@@ -55,6 +65,7 @@ def cli(model_dir, frames, warmup, backend, modes, threads, m, compare, profile,
         threads,
         BankOptions(m),
         compare=compare,
+        ort_layouts=ort_layouts or ("auto",),
     )
     click.echo(format_table(report))
     if json_path:

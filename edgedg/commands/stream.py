@@ -37,6 +37,14 @@ POSITIVE, NON_NEGATIVE = click.IntRange(min=1), click.IntRange(min=0)
 )
 @click.option("--threads", type=POSITIVE, default=None, help="ONNX Runtime intra-op threads.")
 @click.option(
+    "--ort-layout",
+    type=click.Choice(["auto", "nchwc", "nchw"]),
+    default="auto",
+    show_default=True,
+    help="ONNX Runtime CPU layout of the segmentation graph: auto measures nchwc and nchw once "
+    "and caches the faster in MODEL_DIR/engines/ort-layout.json.",
+)
+@click.option(
     "--input-width", type=POSITIVE, help="Capture width (cameras) / resize width (files)."
 )
 @click.option(

@@ -5,6 +5,10 @@ every mode before frame i + 1), so a load change on the machine hits every mode 
 ratios stay meaningful on a busy computer. The frames are a synthetic sequence at the model's own
 input size that alternates between two domains (bright day-like, dark blue-ish night-like scenes
 with noise), so the bank and its selection do real work.
+
+Several ONNX Runtime CPU layouts (``ort_layouts``) give each mode one row per layout, all in the
+same round-robin, and ratios are to the FASTEST plain row: the overhead of a mode is measured
+against the best folded baseline this machine has, not against a layout it would not run.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from edgedg_runtime.bank import BankOptions
+from edgedg_runtime.errors import EdgeDGError
 
 BENCH_MODES = ("plain", "source", "target", "sib", "qib", "sib-exact")
 STAGES = ("preprocess", "style", "select", "segment", "postprocess", "total")
@@ -54,25 +59,45 @@ def bench(
     bank_options: BankOptions = BankOptions(),
     progress: Callable[[str], None] | None = None,
     compare: Sequence[str] = (),
+    ort_layouts: Sequence[str] = ("auto",),
 ) -> dict:
     """Time every mode over ``frames`` frames after ``warmup`` frames. Returns a JSON-ready dict:
-    model, backend, input size, frames, and per mode the median / p90 ms of every stage and
-    ``ratio`` = median total / median total of ``plain`` (when plain is among the modes).
+    model, backend, input size, frames, ``baseline`` (the fastest plain row) and per row the
+    median / p90 ms of every stage and ``ratio`` = median total / the baseline's (when plain is
+    among the modes).
 
     ``compare``: other model directories of the same input size (e.g. the same checkpoint
     exported by another version); each runs in ``target`` mode as one more row, "target@DIR",
-    interleaved with the rest, so two graph formulations are compared in one run."""
+    interleaved with the rest, so two graph formulations are compared in one run.
+    ``ort_layouts``: ONNX Runtime CPU layouts (auto | nchwc | nchw). With one, rows are named by
+    mode; with several, every mode (and compare) row is repeated per layout as "MODE [LAYOUT]",
+    auto showing what it chose ("plain [auto->nchw]")."""
     from edgedg_runtime.segmenter import Segmenter
 
-    segs = {}
+    layouts = list(dict.fromkeys(ort_layouts))
+    _check_layouts(layouts, backend)
+    segs, plain_rows = {}, []
     try:
         for mode in modes:
             norm = "source" if mode == "plain" else mode
-            segs[mode] = Segmenter(
-                model_dir, backend, norm, bank_options, threads=threads, fold_source=mode == "plain"
-            )
+            for layout in layouts:
+                seg = Segmenter(
+                    model_dir,
+                    backend,
+                    norm,
+                    bank_options,
+                    threads=threads,
+                    fold_source=mode == "plain",
+                    ort_layout=layout,
+                )
+                row = _row(mode, layout, seg, layouts)
+                segs[row] = seg
+                if mode == "plain":
+                    plain_rows.append(row)
         for other in compare:
-            segs[f"target@{other}"] = Segmenter(other, backend, "target", threads=threads)
+            for layout in layouts:
+                seg = Segmenter(other, backend, "target", threads=threads, ort_layout=layout)
+                segs[_row(f"target@{other}", layout, seg, layouts)] = seg
         first = next(iter(segs.values()))
         h, w = first.input_size
         sequence = synthetic_frames(h, w, warmup + frames)
@@ -87,7 +112,7 @@ def bench(
                 progress(f"{i + 1}/{len(sequence)} frames")
         report = {
             "model": first.contract.model.name,
-            "backend": first.describe().split(" on ", 1)[1].rsplit(",", 1)[0],
+            "backend": first.runs_on,
             "input": [h, w],
             "frames": frames,
             "warmup": warmup,
@@ -97,10 +122,39 @@ def bench(
     finally:
         for seg in segs.values():
             seg.close()
-    base = report["modes"].get("plain", {}).get("total", {}).get("median")
+    report["baseline"] = min(
+        plain_rows, key=lambda row: report["modes"][row]["total"]["median"], default=None
+    )
+    base = report["modes"][report["baseline"]]["total"]["median"] if plain_rows else None
     for entry in report["modes"].values():
         entry["ratio"] = entry["total"]["median"] / base if base else None
     return report
+
+
+def _check_layouts(layouts: list, backend: str) -> None:
+    """Several layouts are an ONNX Runtime comparison: refused where TensorRT would run."""
+    from edgedg_runtime.backends import resolve_kind
+    from edgedg_runtime.backends.ort import check_layout
+
+    for layout in layouts:
+        check_layout(layout)
+    if not layouts:
+        raise EdgeDGError("give at least one ONNX Runtime layout")
+    if len(layouts) > 1 and resolve_kind(backend) != "ort":
+        raise EdgeDGError(
+            "several ONNX Runtime layouts compare ONNX Runtime sessions, but the backend here is "
+            "TensorRT: use --backend ort, or one --ort-layout"
+        )
+
+
+def _row(name: str, layout: str, seg: object, layouts: list) -> str:
+    """The row of ``name`` (a mode or target@DIR) run with ``layout``: the name alone when one
+    layout is timed, else "NAME [LAYOUT]", auto with its choice."""
+    if len(layouts) == 1:
+        return name
+    if layout == "auto":
+        layout = f"auto->{seg.ort_layout or 'default'}"
+    return f"{name} [{layout}]"
 
 
 def _summarise(stage_times: dict) -> dict:
@@ -111,12 +165,14 @@ def _summarise(stage_times: dict) -> dict:
 
 
 def format_table(report: dict) -> str:
-    """A fixed-width table: one row per mode, median (p90) ms per stage, ratio to plain."""
+    """A fixed-width table: one row per mode (and layout), median (p90) ms per stage, ratio to
+    the fastest plain row."""
     width = max([10, *(len(mode) + 1 for mode in report["modes"])])
     header = f"{'mode':<{width}}" + "".join(f"{s:>20}" for s in STAGES) + f"{'x plain':>9}"
     lines = [
         f"{report['model']} at {report['input'][0]}x{report['input'][1]} on {report['backend']}, "
-        f"{report['frames']} frames after {report['warmup']} warm-up; ms median (p90)",
+        f"{report['frames']} frames after {report['warmup']} warm-up; ms median (p90); "
+        f"x plain: total / {report.get('baseline') or '-'}, the fastest plain row",
         header,
     ]
     for mode, entry in report["modes"].items():

@@ -25,6 +25,7 @@ import numpy as np
 
 from edgedg_runtime.adapt import BANK_MODES, MODES, Adapter
 from edgedg_runtime.backends import Backend, create_backend, resolve_kind
+from edgedg_runtime.backends.ort import check_layout
 from edgedg_runtime.bank import BankOptions, SourceStats, StyleBank, load_bank
 from edgedg_runtime.contract import Contract, load_contract, load_source_stats
 from edgedg_runtime.errors import BankError, ContractError, EdgeDGError, FrameError, require
@@ -76,6 +77,9 @@ class Segmenter:
     bank's, else 128) and source weight, see :class:`BankOptions` and DESIGN 3.
     ``fold_source=False`` runs ``source`` on segment.onnx with the running-stats prior instead
     (the unfolded graph at w = 0, which benchmarks and checks compare against plain.onnx).
+    ``ort_layout``: auto | nchwc | nchw, the ONNX Runtime CPU layout of the segment or plain
+    graph (``OrtBackend``; auto: the faster, measured once per graph and machine and cached in
+    ``engines/ort-layout.json``). The small style graph always runs nchwc; TensorRT ignores it.
     """
 
     def __init__(
@@ -87,6 +91,7 @@ class Segmenter:
         bank: None | str | StyleBank = None,
         threads: int | None = None,
         fold_source: bool = True,
+        ort_layout: str = "auto",
     ):
         if norm not in MODES:
             raise EdgeDGError(f"unknown norm mode '{norm}': choose one of {', '.join(MODES)}")
@@ -96,6 +101,7 @@ class Segmenter:
         stats, style = load_source_stats(model_dir, self.contract)
         self.source = SourceStats.from_layout(self.contract.stat_layout, stats, style)
         self.backend_kind = resolve_kind(backend)
+        self._ort_layout = check_layout(ort_layout)
         self._cv2 = require("cv2", "camera", "Resizing frames")
         self._backends: dict[str, Backend] = {}
         self.adapter: Adapter | None = None
@@ -133,13 +139,16 @@ class Segmenter:
         self.adapter = Adapter(self.norm, self.source, bank_options, bank)
 
     def _open_graph(self, name: str, threads: int | None) -> Backend:
+        options = {}
         if self.backend_kind == "trt":  # the engine of this graph, found or built (cached)
             from edgedg_runtime.engine_build import engine_for
 
             path = str(engine_for(self.model_dir, None, name))
         else:
             path = os.path.join(self.model_dir, self.contract.graph(name).file)
-        self._backends[name] = create_backend(path, self.backend_kind, threads).open()
+            # style is a few ms: measuring it would cost more than any layout could save
+            options["layout"] = "nchwc" if name == "style" else self._ort_layout
+        self._backends[name] = create_backend(path, self.backend_kind, threads, **options).open()
         self._check_shapes(self._backends[name])
         return self._backends[name]
 
@@ -262,13 +271,27 @@ class Segmenter:
         """(height, width) every frame is resized to."""
         return self.contract.input.height, self.contract.input.width
 
-    def describe(self) -> str:
-        """One line: mode, backend (and ONNX Runtime provider), model and input size."""
+    @property
+    def runs_on(self) -> str:
+        """The backend, with ONNX Runtime's provider (``ONNX Runtime (CPUExecutionProvider)``)."""
         backend = BACKEND_NAMES[self.backend_kind]
         provider = getattr(next(iter(self._backends.values()), None), "provider", None)
-        where = f"{backend} ({provider})" if provider else backend
+        return f"{backend} ({provider})" if provider else backend
+
+    @property
+    def ort_layout(self) -> str | None:
+        """The layout (nchwc or nchw) the segment or plain graph runs in on ONNX Runtime's CPU
+        provider; None on TensorRT or another provider, where it does not apply."""
+        graph = self._backends.get("plain") or self._backends.get("segment")
+        if getattr(graph, "provider", None) != "CPUExecutionProvider":
+            return None
+        return graph.layout
+
+    def describe(self) -> str:
+        """One line: mode, backend (ONNX Runtime: provider, CPU layout), model and input size."""
+        layout = f", {self.ort_layout} layout" if self.ort_layout else ""
         h, w = self.input_size
-        return f"norm {self.norm} on {where}, {self.contract.model.name} at {h}x{w}"
+        return f"norm {self.norm} on {self.runs_on}{layout}, {self.contract.model.name} at {h}x{w}"
 
     def close(self) -> None:
         """Release the backends. The bank stays readable."""

@@ -46,6 +46,7 @@ class StreamOptions:
     backend: str = "auto"
     bank_options: BankOptions = BankOptions()  # capacity None: the saved bank's, else 128
     threads: int | None = None
+    ort_layout: str = "auto"  # ONNX Runtime CPU layout of the segment / plain graph
     input_width: int | None = None
     input_height: int | None = None
     input_rate: int | None = None
@@ -343,7 +344,13 @@ def _stream(model_dir, source, output, options: StreamOptions, echo) -> StreamSu
 
     bank = options.bank if options.bank and os.path.exists(options.bank) else None
     with Segmenter(
-        model_dir, options.backend, options.norm, options.bank_options, bank, options.threads
+        model_dir,
+        options.backend,
+        options.norm,
+        options.bank_options,
+        bank,
+        options.threads,
+        ort_layout=options.ort_layout,
     ) as seg, open_source(
         source, options.input_width, options.input_height, options.input_rate, options.timeout
     ) as src:

@@ -1,7 +1,19 @@
-"""ONNX Runtime backend: CPU everywhere, the CUDA execution provider when it is installed."""
+"""ONNX Runtime backend: CPU everywhere, the CUDA execution provider when it is installed.
+
+On the CPU provider the graph runs in one of two layouts (``LAYOUTS``). ORT's optimisation levels
+are basic, extended and layout optimisations, all on by default ("Graph Optimizations in ONNX
+Runtime", onnxruntime.ai/docs/performance/model-optimizations/graph-optimizations.html); the
+layout level is the NCHWc optimizer, which runs convolutions in a blocked layout and puts
+ReorderInput / ReorderOutput nodes around every op that cannot run blocked. ``nchwc`` is
+ORT_ENABLE_ALL (ORT's default); ``nchw`` is ORT_ENABLE_EXTENDED, which keeps the basic and
+extended fusions and leaves the layout alone. Which is faster depends on the graph, the input size
+and the CPU (segment.onnx gets a reorder pair around every unfolded BatchNorm), so ``auto``
+measures both once and caches the choice (``ort_layout``).
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from typing import Sequence
@@ -33,6 +45,31 @@ def dtype_from_ort(type_str: str) -> np.dtype:
     return np.dtype(_ORT_DTYPES[type_str])
 
 
+LAYOUTS = ("auto", "nchwc", "nchw")
+_LEVELS = {"nchwc": "ORT_ENABLE_ALL", "nchw": "ORT_ENABLE_EXTENDED"}  # GraphOptimizationLevel
+
+
+def check_layout(layout: str) -> str:
+    """``layout`` if it is one of ``LAYOUTS``, else an EdgeDGError listing them."""
+    if layout not in LAYOUTS:
+        raise EdgeDGError(
+            f"unknown ONNX Runtime layout '{layout}': choose one of {', '.join(LAYOUTS)}"
+        )
+    return layout
+
+
+def session_options(ort: object, layout: str, threads: int | None = None, spin: bool = False):
+    """The ``SessionOptions`` every edgedg session is built with, for layout nchwc or nchw."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, _LEVELS[layout])
+    options.add_session_config_entry("session.intra_op.allow_spinning", str(int(spin)))
+    options.add_session_config_entry("session.inter_op.allow_spinning", str(int(spin)))
+    if threads is not None:
+        options.intra_op_num_threads = int(threads)
+        options.inter_op_num_threads = 1
+    return options
+
+
 def choose_providers(requested: str | Sequence[str], available: Sequence[str]) -> list:
     """The execution providers to use: ``auto`` = CUDA when available, always CPU last."""
     if isinstance(requested, str) and requested != "auto":
@@ -57,6 +94,11 @@ class OrtBackend(Backend):
     ``spin``: let idle pool threads busy-wait for the next run. Off by default: the Segmenter
     alternates between two sessions (style, segment), and threads of one spinning while the
     other runs steal the cores it needs (measured: +20% on sib latency on 2 cores).
+    ``layout``: ``nchwc`` (ORT's default), ``nchw``, or ``auto``: the faster of the two on this
+    CPU, measured at the first open and cached in ``engines/ort-layout.json`` beside the graph
+    (see ``edgedg_runtime.ort_layout``). On the CUDA provider the layout does not apply: the
+    session is built as ``nchwc`` and nothing is measured. ``layout`` after open: the one that
+    runs.
     """
 
     kind = "ort"
@@ -67,11 +109,14 @@ class OrtBackend(Backend):
         providers: str | Sequence[str] = "auto",
         threads: int | None = None,
         spin: bool = False,
+        layout: str = "nchwc",
     ):
         super().__init__(path)
         self.providers = providers
         self.threads = threads
         self.spin = spin
+        self.requested_layout = check_layout(layout)
+        self._layout: str | None = None
         self._session = None
         self._output_names: list = []
 
@@ -79,20 +124,19 @@ class OrtBackend(Backend):
         ort = require("onnxruntime", "ort", "The ONNX Runtime backend")
         if not os.path.isfile(self.path):
             raise ContractError(f"no ONNX graph at {self.path}; re-export with `edgedg export`")
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.add_session_config_entry("session.intra_op.allow_spinning", str(int(self.spin)))
-        options.add_session_config_entry("session.inter_op.allow_spinning", str(int(self.spin)))
-        if self.threads is not None:
-            options.intra_op_num_threads = int(self.threads)
-            options.inter_op_num_threads = 1
         providers = choose_providers(self.providers, ort.get_available_providers())
-        try:
-            self._session = ort.InferenceSession(self.path, options, providers=providers)
-        except Exception as exc:  # ORT raises its own classes for unreadable or invalid models
-            raise ContractError(f"ONNX Runtime cannot load {self.path}: {exc}") from exc
+        # NCHWc is the CPU provider's own rewrite: on any other provider first (CUDA) ORT's
+        # default level stays and there is nothing to choose or measure.
+        layout = self.requested_layout if providers[0] == "CPUExecutionProvider" else "nchwc"
+        if layout == "auto":
+            from edgedg_runtime.ort_layout import choose_session
+
+            build = functools.partial(self._new_session, ort, providers=providers)
+            self._session, self._layout = choose_session(self.path, build, self.threads)
+        else:
+            self._session, self._layout = self._new_session(ort, layout, providers), layout
         running = self._session.get_providers()[0]
-        log.info("ONNX Runtime %s on %s", self.path, running)
+        log.info("ONNX Runtime %s on %s, %s layout", self.path, running, self._layout)
         if "CUDAExecutionProvider" in providers and running != "CUDAExecutionProvider":
             log.warning(
                 "the CUDA execution provider did not load for %s; running on %s (check the "
@@ -103,8 +147,21 @@ class OrtBackend(Backend):
         self._output_names = [o.name for o in self._session.get_outputs()]
         return _specs(self._session.get_inputs()), _specs(self._session.get_outputs())
 
+    def _new_session(self, ort: object, layout: str, providers: list):
+        options = session_options(ort, layout, self.threads, self.spin)
+        try:
+            return ort.InferenceSession(self.path, options, providers=providers)
+        except Exception as exc:  # ORT raises its own classes for unreadable or invalid models
+            raise ContractError(f"ONNX Runtime cannot load {self.path}: {exc}") from exc
+
     def _close(self) -> None:
-        self._session = None
+        self._session = self._layout = None
+
+    @property
+    def layout(self) -> str:
+        """The layout the open session runs in: ``nchwc`` or ``nchw`` (never ``auto``)."""
+        self._specs(self._inputs)
+        return self._layout
 
     @property
     def provider(self) -> str:
