@@ -129,6 +129,39 @@ def test_check_fails_on_another_checkpoint(exported, tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
+def _scaled_classifier(path: Path, factor: float) -> Path:
+    """The tiny checkpoint with its classifier scaled: logits of ~1e4, where float32 rounding
+    alone moves them by more than the absolute logit tolerance (as ~54 layers of per-frame
+    normalisation do on resnet50: PyTorch and ONNX Runtime each ~1.2e-4 from float64)."""
+    model, meta = load_model(tiny_checkpoint(path, head="fcn"))
+    with torch.no_grad():
+        model.head[-1].weight.mul_(factor)
+        model.head[-1].bias.mul_(factor)
+    save_checkpoint(path, model, meta)
+    return path
+
+
+def test_check_tells_float32_rounding_from_an_export_error(tmp_path: Path) -> None:
+    from edgedg_export.model_dir import ExportOptions, export_model_dir
+    from edgedg_export.parity import FLOAT32_FACTOR, LOGIT_TOL, check_model_dir
+
+    ckpt = _scaled_classifier(tmp_path / "big.pt", 3e4)
+    out = tmp_path / "model"
+    export_model_dir(ckpt, out, ExportOptions(imgsz=(32, 64)))
+    rows = check_model_dir(out, ckpt)  # raised "disagree" before the float64 judge
+    judged = [r for r in rows if r.float64 is not None]
+    assert judged and all(r.max_logit_diff > LOGIT_TOL for r in judged)  # rounding was there
+    assert all(r.float64[0] <= FLOAT32_FACTOR * r.float64[1] + LOGIT_TOL for r in judged)
+    # an error of 1e-4 relative in the weights is not rounding: still refused, at this scale
+    model, meta = load_model(ckpt)
+    with torch.no_grad():
+        model.head[-1].weight.mul_(1.0 + 1e-4)
+    save_checkpoint(ckpt, model, meta)
+    result = CliRunner().invoke(cli, ["check", str(out), str(ckpt)])
+    assert result.exit_code == 1, result.output
+    assert "vs float64" in result.output and "NO" in result.output
+
+
 def test_float_io_variant(tmp_path: Path) -> None:
     ckpt = tiny_checkpoint(tmp_path / "tiny.pt")
     out = tmp_path / "model"

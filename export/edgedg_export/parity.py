@@ -5,13 +5,22 @@ plain.onnx and segment.onnx, `target`, `sib` with a non-trivial prior (the poole
 statistics of other images), and `sib-exact` with N = max_batch. The PyTorch side runs the same
 arithmetic through `edgedg.norm.prior_set`. Logits are compared through an extra graph output
 added in memory (the files on disk are not changed).
+
+Two float32 implementations of a deep network differ by their own rounding: on a random-weight
+resnet50 at 512x1024 in `target` mode, PyTorch float32 is 1.2e-4 away from a float64 run of the
+same model, ONNX Runtime 1.2e-4 too, and the two 1.5e-4 from each other. So a row whose logits
+alone miss LOGIT_TOL is judged against a float64 run of the checkpoint: it passes when the
+export's distance from float64 is at most FLOAT32_FACTOR times PyTorch float32's own, plus
+LOGIT_TOL (two float32 summation orders round alike but not equally: 0.9x-1.3x measured); a wrong
+formula, weight or epsilon is orders of magnitude further. The table shows both distances.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import onnx
@@ -26,6 +35,7 @@ from edgedg_runtime.errors import EdgeDGError, require
 LOGIT_TOL = 1e-4  # max abs logit difference, fp32
 MIN_AGREEMENT = 0.999  # share of pixels whose labels agree
 STAT_RTOL = 1e-4  # frame statistics / style, relative to max(1, |reference|)
+FLOAT32_FACTOR = 2.0  # float64 judge: export error <= this x PyTorch float32's error + LOGIT_TOL
 
 
 @dataclass(frozen=True)
@@ -38,11 +48,32 @@ class ParityRow:
     max_logit_diff: float
     label_agreement: float
     max_stat_diff: float
+    # (max |export - float64|, max |PyTorch float32 - float64|) of the logits, for rows whose
+    # logits alone missed LOGIT_TOL (module docstring); None when not needed
+    float64: tuple[float, float] | None = None
+
+    @property
+    def logits_ok(self) -> bool:
+        if self.max_logit_diff <= LOGIT_TOL:
+            return True
+        if self.float64 is None:
+            return False
+        exported, pytorch = self.float64
+        return exported <= FLOAT32_FACTOR * pytorch + LOGIT_TOL
 
     @property
     def ok(self) -> bool:
         return (
-            self.max_logit_diff <= LOGIT_TOL
+            self.logits_ok
+            and self.label_agreement >= MIN_AGREEMENT
+            and self.max_stat_diff <= STAT_RTOL
+        )
+
+    @property
+    def needs_float64(self) -> bool:
+        """Only the logits missed their tolerance: worth a float64 run to tell rounding apart."""
+        return (
+            self.max_logit_diff > LOGIT_TOL
             and self.label_agreement >= MIN_AGREEMENT
             and self.max_stat_diff <= STAT_RTOL
         )
@@ -155,6 +186,18 @@ class _Reference:
     def __init__(self, model: nn.Module, mean: Sequence[float], std: Sequence[float]):
         self.model, self.mean, self.std = model, mean, std
         self.source = source_stats(model).numpy()
+        self._model64: nn.Module | None = None
+
+    @torch.no_grad()
+    def logits64(self, images: np.ndarray, prior: np.ndarray | None = None) -> np.ndarray:
+        """The logits of a float64 copy of the model (made on first use)."""
+        if self._model64 is None:
+            self._model64 = copy.deepcopy(self.model).double().eval()
+        x = preprocess(images, self.mean, self.std).double()
+        if prior is None:
+            return self._model64(x).numpy()
+        with prior_set(self._model64, torch.from_numpy(prior).double()):
+            return self._model64(x).numpy()
 
     @torch.no_grad()
     def __call__(self, images: np.ndarray, prior: np.ndarray | None = None):
@@ -191,7 +234,14 @@ def _run_modes(contract, ref, graphs, images, images_in, fixed) -> list[ParityRo
         feeds = {"image": images_in[sl]}
         if prior is not None:
             feeds["norm_prior"] = prior
-        rows.append(_compare(graph, mode, graphs[graph](feeds), *ref(images[sl], prior)))
+        out = graphs[graph](feeds)
+        logits, stats = ref(images[sl], prior)
+        row = _compare(graph, mode, out, logits, stats)
+        if row.needs_float64:
+            truth = ref.logits64(images[sl], prior)
+            exported = float(np.abs(out["logits"] - truth).max())
+            row = replace(row, float64=(exported, float(np.abs(logits - truth).max())))
+        rows.append(row)
     return rows
 
 
@@ -224,5 +274,15 @@ def format_table(rows: Sequence[ParityRow]) -> str:
         lines.append(
             f"{r.graph:8} {r.mode:10} {r.n:>2}  {r.max_logit_diff:12.3e}  "
             f"{r.label_agreement:12.4%}  {r.max_stat_diff:13.3e}  {'yes' if r.ok else 'NO'}"
+        )
+        if r.float64 is not None:
+            lines.append(
+                f"{'':22}vs float64: export {r.float64[0]:.3e}, PyTorch float32 {r.float64[1]:.3e}"
+            )
+    if any(r.float64 is not None for r in rows):
+        lines.append(
+            "rows with 'vs float64': their logits missed the tolerance, so a float64 run of the "
+            f"checkpoint judged them: ok when the export's distance is at most {FLOAT32_FACTOR:g}x "
+            f"PyTorch float32's own + {LOGIT_TOL:g} (float32 rounding, not an export error)"
         )
     return "\n".join(lines)
