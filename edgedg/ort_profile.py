@@ -1,11 +1,13 @@
 """Where ONNX Runtime's CPU time goes in a model directory's graphs: node kinds, fusions, ms.
 
-For each graph (``plain``, ``segment``) ONNX Runtime optimises the model as the runtime does
-(ORT_ENABLE_ALL) and saves the optimised graph; we count its nodes by kind (``nchwc.Conv`` is a
-convolution in the blocked NCHWc layout, ``ReorderInput``/``ReorderOutput`` the layout changes
-around the ops that cannot run blocked), the convolutions with a fused activation and with a
-fused residual Add (``Sum`` input), and, from ORT's profiler, the median ms per node kind over a
-few runs of a synthetic frame. `edgedg bench --profile` prints it.
+For each graph (``plain``, ``segment``) and each CPU layout asked for (``nchwc``: ORT_ENABLE_ALL,
+``nchw``: ORT_ENABLE_EXTENDED; see ``edgedg_runtime.backends.ort``) ONNX Runtime optimises the
+model with the runtime's own session options and saves the optimised graph; we count its nodes
+by kind (``nchwc.Conv`` is a convolution in the blocked NCHWc layout, ``ReorderInput`` /
+``ReorderOutput`` the layout changes around the ops that cannot run blocked), the convolutions
+with a fused activation and with a fused residual Add (``Sum`` input), and, from ORT's profiler,
+the median ms per node kind over a few runs of a synthetic frame.
+`edgedg bench --profile` prints it.
 """
 
 from __future__ import annotations
@@ -37,8 +39,19 @@ class GraphProfile:
         return sum(self.ms.values())
 
 
-def profile_model_dir(model_dir: str, runs: int = 5, threads: int | None = None) -> list:
-    """A :class:`GraphProfile` per graph of ``GRAPHS`` in ``model_dir`` (ONNX Runtime, CPU)."""
+def profile_layouts(ort_layouts: tuple = ("auto",)) -> tuple:
+    """The layouts to profile for `edgedg bench --ort-layout ...`: ``auto`` means both."""
+    wanted = {
+        x for layout in ort_layouts for x in (("nchwc", "nchw") if layout == "auto" else (layout,))
+    }
+    return tuple(x for x in ("nchwc", "nchw") if x in wanted)
+
+
+def profile_model_dir(
+    model_dir: str, runs: int = 5, threads: int | None = None, layouts: tuple = ("nchwc",)
+) -> list:
+    """A :class:`GraphProfile` per graph of ``GRAPHS`` and layout of ``layouts`` in ``model_dir``
+    (ONNX Runtime, CPU), named ``plain``, ``segment`` (nchwc) and ``plain@nchw``, ... ."""
     from edgedg_runtime.benchmark import synthetic_frames
     from edgedg_runtime.contract import load_contract, load_source_stats
 
@@ -51,27 +64,35 @@ def profile_model_dir(model_dir: str, runs: int = 5, threads: int | None = None)
     prior = np.concatenate([stats, np.zeros((1, stats.shape[1]), np.float32)]).astype(np.float32)
     prior[2] = 1.0  # per-frame statistics: every statistic node does its work
     feeds = {"plain": {"image": image}, "segment": {"image": image, "norm_prior": prior}}
+    runs_of = {
+        (g if layout == "nchwc" else f"{g}@{layout}"): (g, layout)
+        for layout in layouts
+        for g in GRAPHS
+    }
     with tempfile.TemporaryDirectory() as tmp:
         paths = {g: os.path.join(model_dir, contract.graph(g).file) for g in GRAPHS}
-        sessions = {g: _session(paths[g], os.path.join(tmp, g), threads) for g in GRAPHS}
-        for _ in range(runs + 1):  # interleaved, so that a load change hits both graphs alike
-            for g in GRAPHS:
-                sessions[g].run(None, feeds[g])
-        return [_breakdown(g, tmp, sessions[g], paths[g]) for g in GRAPHS]
+        sessions = {
+            name: _session(paths[g], os.path.join(tmp, name), threads, layout)
+            for name, (g, layout) in runs_of.items()
+        }
+        for _ in range(runs + 1):  # interleaved, so that a load change hits every graph alike
+            for name, (g, _) in runs_of.items():
+                sessions[name].run(None, feeds[g])
+        return [_breakdown(name, tmp, sessions[name], paths[g]) for name, (g, _) in runs_of.items()]
 
 
-def _session(path: str, prefix: str, threads: int | None):
-    """A profiling CPU session that also saves its optimised graph to ``prefix``.onnx."""
+def _session(path: str, prefix: str, threads: int | None, layout: str = "nchwc"):
+    """A profiling CPU session built with the runtime's options for ``layout`` that also saves
+    its optimised graph to ``prefix``.onnx."""
     import onnxruntime as ort
 
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    from edgedg_runtime.backends.ort import session_options
+
+    options = session_options(ort, layout, threads)
     options.optimized_model_filepath = prefix + ".onnx"
     options.enable_profiling = True
     options.profile_file_prefix = prefix
     options.log_severity_level = 3  # the warning that the saved graph is CPU-specific: we know
-    if threads:
-        options.intra_op_num_threads = int(threads)
     return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
 
@@ -147,7 +168,11 @@ def format_profiles(profiles: list) -> str:
     head = f"{'node kind':<22}" + "".join(
         f"{p.name + ' n':>12}{p.name + ' ms':>14}" for p in profiles
     )
-    lines = ["ONNX Runtime CPU, optimised graphs (ORT_ENABLE_ALL); ms = profiled median", head]
+    lines = [
+        "ONNX Runtime CPU, optimised graphs (no suffix: nchwc = ORT_ENABLE_ALL; @nchw: "
+        "ORT_ENABLE_EXTENDED); ms = profiled median",
+        head,
+    ]
     for kind in kinds:
         cells = "".join(f"{p.nodes.get(kind, 0):>12}{p.ms.get(kind, 0.0):>14.2f}" for p in profiles)
         lines.append(f"{kind:<22}{cells}")

@@ -24,6 +24,15 @@ def test_profile_counts_nodes_fusions_and_time_per_graph():
     assert "conv + fused activation" in table and "ReduceMean" in table
 
 
+def test_profile_of_the_nchw_layout_runs_no_blocked_nodes():
+    profiles = {p.name: p for p in profile_model_dir(str(TINY), runs=1, layouts=("nchwc", "nchw"))}
+    assert set(profiles) == {"plain", "segment", "plain@nchw", "segment@nchw"}
+    assert profiles["segment"].nodes["nchwc.ReorderOutput"] > 0  # ORT's default: blocked convs
+    for name in ("plain@nchw", "segment@nchw"):
+        assert not [k for k in profiles[name].nodes if k.startswith("nchwc.")], name
+        assert profiles[name].nodes["Conv"] + profiles[name].nodes["FusedConv"] > 0
+
+
 def test_conv_gflop_counts_two_flops_per_multiply_add():
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper

@@ -42,7 +42,8 @@ MODES = ("plain", "source", "target", "sib", "qib", "sib-exact")
 @click.option(
     "--profile",
     is_flag=True,
-    help="Also print ONNX Runtime's breakdown of plain vs segment (node kinds, fusions, ms).",
+    help="Also print ONNX Runtime's breakdown of plain vs segment (node kinds, fusions, ms) in "
+    "each --ort-layout (auto: both).",
 )
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write JSON here.")
 def cli(
@@ -72,6 +73,7 @@ def cli(
         write_json(json_path, report)
         click.echo(f"wrote {json_path}")
     if profile:
-        from edgedg.ort_profile import format_profiles, profile_model_dir
+        from edgedg.ort_profile import format_profiles, profile_layouts, profile_model_dir
 
-        click.echo(format_profiles(profile_model_dir(model_dir, threads=threads)))
+        layouts = profile_layouts(ort_layouts or ("auto",))
+        click.echo(format_profiles(profile_model_dir(model_dir, threads=threads, layouts=layouts)))
