@@ -165,27 +165,27 @@ def _ms_per_kind(events: list, kinds: dict[str, str]) -> dict[str, float]:
 def format_profiles(profiles: list) -> str:
     """A table: node counts (optimised graph) and profiled median ms per node kind."""
     kinds = sorted({k for p in profiles for k in p.nodes} | {k for p in profiles for k in p.ms})
-    head = f"{'node kind':<22}" + "".join(
-        f"{p.name + ' n':>12}{p.name + ' ms':>14}" for p in profiles
-    )
+    wide = [max(12, len(p.name) + 4) for p in profiles]  # "segment@nchw ms" fits its column
+
+    def row(label: str, cells) -> str:
+        return f"{label:<24}" + "".join(
+            f"{n:>{w}}{m:>{w + 2}}" for (n, m), w in zip(cells, wide, strict=True)
+        )
+
     lines = [
         "ONNX Runtime CPU, optimised graphs (no suffix: nchwc = ORT_ENABLE_ALL; @nchw: "
         "ORT_ENABLE_EXTENDED); ms = profiled median",
-        head,
+        row("node kind", [(p.name + " n", p.name + " ms") for p in profiles]),
     ]
     for kind in kinds:
-        cells = "".join(f"{p.nodes.get(kind, 0):>12}{p.ms.get(kind, 0.0):>14.2f}" for p in profiles)
-        lines.append(f"{kind:<22}{cells}")
-    summary = [
+        lines.append(
+            row(kind, [(p.nodes.get(kind, 0), f"{p.ms.get(kind, 0.0):.2f}") for p in profiles])
+        )
+    for label, attr in (
         ("conv + fused activation", "fused_activation"),
         ("conv + fused Add (Sum)", "fused_sum"),
-    ]
-    for label, attr in summary:
-        lines.append(f"{label:<22}" + "".join(f"{getattr(p, attr):>12}{'':>14}" for p in profiles))
-    lines.append(
-        f"{'total kernel ms':<22}" + "".join(f"{'':>12}{p.total_ms:>14.2f}" for p in profiles)
-    )
-    lines.append(
-        f"{'conv GFLOP / frame':<22}" + "".join(f"{p.gflop:>12.1f}{'':>14}" for p in profiles)
-    )
+    ):
+        lines.append(row(label, [(getattr(p, attr), "") for p in profiles]))
+    lines.append(row("total kernel ms", [("", f"{p.total_ms:.2f}") for p in profiles]))
+    lines.append(row("conv GFLOP / frame", [(f"{p.gflop:.1f}", "") for p in profiles]))
     return "\n".join(lines)
