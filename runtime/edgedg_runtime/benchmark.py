@@ -72,44 +72,16 @@ def bench(
     ``ort_layouts``: ONNX Runtime CPU layouts (auto | nchwc | nchw). With one, rows are named by
     mode; with several, every mode (and compare) row is repeated per layout as "MODE [LAYOUT]",
     auto showing what it chose ("plain [auto->nchw]")."""
-    from edgedg_runtime.segmenter import Segmenter
-
     layouts = list(dict.fromkeys(ort_layouts))
     _check_layouts(layouts, backend)
-    segs, plain_rows = {}, []
+    segs: dict = {}  # row name -> open Segmenter, filled as they open so that all get closed
     try:
-        for mode in modes:
-            norm = "source" if mode == "plain" else mode
-            for layout in layouts:
-                seg = Segmenter(
-                    model_dir,
-                    backend,
-                    norm,
-                    bank_options,
-                    threads=threads,
-                    fold_source=mode == "plain",
-                    ort_layout=layout,
-                )
-                row = _row(mode, layout, seg, layouts)
-                segs[row] = seg
-                if mode == "plain":
-                    plain_rows.append(row)
+        plain_rows = _open_rows(segs, model_dir, backend, modes, threads, bank_options, layouts)
         for other in compare:
-            for layout in layouts:
-                seg = Segmenter(other, backend, "target", threads=threads, ort_layout=layout)
-                segs[_row(f"target@{other}", layout, seg, layouts)] = seg
+            _open_rows(segs, other, backend, ["target@" + other], threads, bank_options, layouts)
         first = next(iter(segs.values()))
         h, w = first.input_size
-        sequence = synthetic_frames(h, w, warmup + frames)
-        times = {mode: {} for mode in segs}
-        for i, frame in enumerate(sequence):
-            for mode, seg in segs.items():
-                result = seg(frame)
-                if i >= warmup:
-                    for stage, ms in result.timings.items():
-                        times[mode].setdefault(stage, []).append(ms)
-            if progress and (i + 1) % 10 == 0:
-                progress(f"{i + 1}/{len(sequence)} frames")
+        times = _time_rows(segs, synthetic_frames(h, w, warmup + frames), warmup, progress)
         report = {
             "model": first.contract.model.name,
             "backend": first.runs_on,
@@ -117,18 +89,62 @@ def bench(
             "frames": frames,
             "warmup": warmup,
             "m": bank_options.m,
-            "modes": {mode: _summarise(times[mode]) for mode in segs},
+            "modes": {row: _summarise(times[row]) for row in segs},
         }
     finally:
         for seg in segs.values():
             seg.close()
+    _add_ratios(report, plain_rows)
+    return report
+
+
+def _open_rows(segs: dict, model_dir, backend, modes, threads, bank_options, layouts) -> list:
+    """Open one Segmenter per mode and layout into ``segs``; return the plain rows' names. A mode
+    "target@DIR" is the target mode of ``model_dir`` (a --compare directory)."""
+    from edgedg_runtime.segmenter import Segmenter
+
+    plain_rows = []
+    for mode in modes:
+        norm = "target" if mode.startswith("target@") else "source" if mode == "plain" else mode
+        for layout in layouts:
+            seg = Segmenter(
+                model_dir,
+                backend,
+                norm,
+                bank_options,
+                threads=threads,
+                fold_source=mode == "plain",
+                ort_layout=layout,
+            )
+            row = _row(mode, layout, seg, layouts)
+            segs[row] = seg
+            if mode == "plain":
+                plain_rows.append(row)
+    return plain_rows
+
+
+def _time_rows(segs: dict, sequence: list, warmup: int, progress) -> dict:
+    """Round-robin: frame i through every row before frame i + 1; ms per stage after warm-up."""
+    times: dict = {row: {} for row in segs}
+    for i, frame in enumerate(sequence):
+        for row, seg in segs.items():
+            result = seg(frame)
+            if i >= warmup:
+                for stage, ms in result.timings.items():
+                    times[row].setdefault(stage, []).append(ms)
+        if progress and (i + 1) % 10 == 0:
+            progress(f"{i + 1}/{len(sequence)} frames")
+    return times
+
+
+def _add_ratios(report: dict, plain_rows: list) -> None:
+    """``baseline`` = the fastest plain row; every row's ``ratio`` = its median total / that."""
     report["baseline"] = min(
         plain_rows, key=lambda row: report["modes"][row]["total"]["median"], default=None
     )
     base = report["modes"][report["baseline"]]["total"]["median"] if plain_rows else None
     for entry in report["modes"].values():
         entry["ratio"] = entry["total"]["median"] / base if base else None
-    return report
 
 
 def _check_layouts(layouts: list, backend: str) -> None:
