@@ -41,10 +41,10 @@ class GraphProfile:
 
 def profile_layouts(ort_layouts: tuple = ("auto",)) -> tuple:
     """The layouts to profile for `edgedg bench --ort-layout ...`: ``auto`` means both."""
-    wanted = {
-        x for layout in ort_layouts for x in (("nchwc", "nchw") if layout == "auto" else (layout,))
-    }
-    return tuple(x for x in ("nchwc", "nchw") if x in wanted)
+    from edgedg_runtime.ort_layout import LAYOUTS
+
+    wanted = {x for layout in ort_layouts for x in (LAYOUTS if layout == "auto" else (layout,))}
+    return tuple(x for x in LAYOUTS if x in wanted)
 
 
 def profile_model_dir(

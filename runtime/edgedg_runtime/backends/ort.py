@@ -20,6 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
+from edgedg_runtime import ort_layout
 from edgedg_runtime.backends.base import Backend, TensorSpec
 from edgedg_runtime.errors import ContractError, EdgeDGError, require
 
@@ -45,7 +46,7 @@ def dtype_from_ort(type_str: str) -> np.dtype:
     return np.dtype(_ORT_DTYPES[type_str])
 
 
-LAYOUTS = ("auto", "nchwc", "nchw")
+LAYOUTS = ("auto", *ort_layout.LAYOUTS)
 _LEVELS = {"nchwc": "ORT_ENABLE_ALL", "nchw": "ORT_ENABLE_EXTENDED"}  # GraphOptimizationLevel
 
 
@@ -129,10 +130,8 @@ class OrtBackend(Backend):
         # default level stays and there is nothing to choose or measure.
         layout = self.requested_layout if providers[0] == "CPUExecutionProvider" else "nchwc"
         if layout == "auto":
-            from edgedg_runtime.ort_layout import choose_session
-
             build = functools.partial(self._new_session, ort, providers=providers)
-            self._session, self._layout = choose_session(self.path, build, self.threads)
+            self._session, self._layout = ort_layout.choose_session(self.path, build, self.threads)
         else:
             self._session, self._layout = self._new_session(ort, layout, providers), layout
         running = self._session.get_providers()[0]
