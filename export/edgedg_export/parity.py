@@ -62,21 +62,17 @@ class ParityRow:
         return exported <= FLOAT32_FACTOR * pytorch + LOGIT_TOL
 
     @property
+    def labels_and_stats_ok(self) -> bool:
+        return self.label_agreement >= MIN_AGREEMENT and self.max_stat_diff <= STAT_RTOL
+
+    @property
     def ok(self) -> bool:
-        return (
-            self.logits_ok
-            and self.label_agreement >= MIN_AGREEMENT
-            and self.max_stat_diff <= STAT_RTOL
-        )
+        return self.logits_ok and self.labels_and_stats_ok
 
     @property
     def needs_float64(self) -> bool:
         """Only the logits missed their tolerance: worth a float64 run to tell rounding apart."""
-        return (
-            self.max_logit_diff > LOGIT_TOL
-            and self.label_agreement >= MIN_AGREEMENT
-            and self.max_stat_diff <= STAT_RTOL
-        )
+        return self.max_logit_diff > LOGIT_TOL and self.labels_and_stats_ok
 
 
 def synthetic_images(n: int, height: int, width: int, seed: int = 0) -> np.ndarray:
