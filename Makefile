@@ -1,7 +1,11 @@
-# make demo / make test do ALL set-up on a fresh machine: a .venv, torch pinned, the project + extras.
+# make demo / make test do ALL set-up on a fresh machine: a .venv with the versions pinned in
+# constraints.txt (torch included), the project and its extras.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# The versions every install here uses; `make lock` refreshes them.
+CONSTRAINTS ?= constraints.txt
+PIP_C := -m pip install --quiet -c $(CONSTRAINTS)
 # The CPU build of torch; set TORCH_SPEC (and PIP_EXTRA) to choose another build.
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
@@ -13,20 +17,20 @@ RUNTIME_STAMP := $(RUNTIME_VENV)/.installed
 RUNTIME_TESTS := tests/test_runtime_*.py tests/test_contract_load.py tests/test_bank_core.py \
 	tests/test_bank_adapt.py tests/test_bank_integrity.py
 
-.PHONY: demo test test-runtime lint install clean
+.PHONY: demo test test-runtime lint install lock clean
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml Makefile $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
-	$(PY) -m pip install --quiet -e ".[all,dev]"
+	$(PY) $(PIP_C) --upgrade pip setuptools
+	$(PY) $(PIP_C) "$(TORCH_SPEC)"
+	$(PY) $(PIP_C) --no-build-isolation -e ".[all,dev]"
 	touch $(STAMP)
 
-$(RUNTIME_STAMP): pyproject.toml Makefile
+$(RUNTIME_STAMP): pyproject.toml Makefile $(CONSTRAINTS)
 	$(PYTHON) -m venv $(RUNTIME_VENV)
 	echo '*' > $(RUNTIME_VENV)/.gitignore
-	$(RUNTIME_PY) -m pip install --quiet --upgrade pip
-	$(RUNTIME_PY) -m pip install --quiet -e ".[ort,camera]" "pytest>=7" "pytest-timeout>=2.1"
+	$(RUNTIME_PY) $(PIP_C) --upgrade pip setuptools
+	$(RUNTIME_PY) $(PIP_C) --no-build-isolation -e ".[ort,camera]" pytest pytest-timeout
 	touch $(RUNTIME_STAMP)
 
 install: $(STAMP)
@@ -48,6 +52,19 @@ test-runtime: $(RUNTIME_STAMP)
 	sys.exit('$(RUNTIME_VENV) has %s: the runtime must be tested without them; \
 	rm -rf $(RUNTIME_VENV) and run make test-runtime again' % bad if bad else 0)"
 	EDGEDG_RUNTIME_ONLY=1 $(RUNTIME_PY) -m pytest -q $(RUNTIME_TESTS)
+
+# Refresh constraints.txt: the newest versions the extras' ranges admit, in a throwaway venv.
+# Run make test afterwards and commit the file with what it changed.
+lock:
+	rm -rf .venv-lock
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet --upgrade pip setuptools
+	.venv-lock/bin/python -m pip install --quiet "$(TORCH_SPEC)"
+	.venv-lock/bin/python -m pip install --quiet -e ".[all,dev]"
+	{ sed -n '/^#/p' $(CONSTRAINTS); .venv-lock/bin/python -m pip freeze --all --exclude-editable \
+	  | sed 's/^\(torch==[^+]*\)+.*/\1/'; } > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS)
+	rm -rf .venv-lock
 
 clean:
 	rm -rf $(VENV) $(RUNTIME_VENV) demo-out .pytest_cache .ruff_cache

@@ -66,9 +66,21 @@ def test_rescale_follows_base_long_side():
     label[:, 40:] = 5
     t = TrainTransform(crop=400, base_long_side=160, scale=(2.0, 2.0), rotate_p=0.0, blur_p=0.0)
     _, y = t(image, label, np.random.default_rng(0))
-    for cls in (2, 5):  # each half is 160 x 160, up to one column of the split
-        assert abs((y == cls).sum().item() - 160 * 160) <= 160
-    assert (y == 255).sum().item() == 400 * 400 - 320 * 160
+    # What the transform promises, whatever OpenCV's nearest-neighbour rounding (4.x floors the
+    # source coordinate, 5.x rounds it: the footprint moves by up to one destination pixel per
+    # edge): each half is a solid 160 x 160 rectangle to within one row and one column, the two
+    # halves touch at the split, and everything outside the warped image is ignore.
+    boxes = {}
+    for cls in (2, 5):
+        rows, cols = np.nonzero(y.numpy() == cls)
+        top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+        assert abs((bottom - top) - 160) <= 1 and abs((right - left) - 160) <= 1
+        assert (y[top:bottom, left:right] == cls).all()  # solid: no hole, no stray class
+        boxes[cls] = (top, bottom, left, right)
+    assert boxes[2][0] == boxes[5][0] and boxes[2][1] == boxes[5][1]  # same rows
+    assert boxes[2][3] == boxes[5][2]  # class 5 starts where class 2 ends
+    top, bottom, left, right = boxes[2][0], boxes[2][1], boxes[2][2], boxes[5][3]
+    assert (y == 255).sum().item() == 400 * 400 - (bottom - top) * (right - left)
 
 
 def test_flip_and_blur_both_happen_over_seeds():
