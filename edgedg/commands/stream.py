@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from edgedg_runtime.bank_file import MAX_CAPACITY, MAX_M
+
 MODES = ("source", "target", "sib", "qib", "sib-exact")
 
 
@@ -19,12 +21,16 @@ POSITIVE, NON_NEGATIVE = click.IntRange(min=1), click.IntRange(min=0)
     "--backend", type=click.Choice(["auto", "ort", "trt"]), default="auto", show_default=True
 )
 @click.option(
-    "--m", type=POSITIVE, default=4, show_default=True, help="Batch size M of the bank (k = M-1)."
+    "--m",
+    type=click.IntRange(1, MAX_M),
+    default=4,
+    show_default=True,
+    help="Batch size M of the bank (k = M-1).",
 )
 @click.option(
     "--bank-size",
     "capacity",
-    type=POSITIVE,
+    type=click.IntRange(1, MAX_CAPACITY),
     default=None,
     help="Bank capacity Q [default: the saved bank's, else 128].",
 )

@@ -22,7 +22,7 @@ from typing import Callable, Sequence
 
 from edgedg_runtime.adapt import BANK_MODES
 from edgedg_runtime.bank import BankOptions
-from edgedg_runtime.bank_file import BankLock
+from edgedg_runtime.bank_lock import BankLock
 from edgedg_runtime.errors import EdgeDGError, FrameError
 from edgedg_runtime.fileio import remove_orphan_temps
 from edgedg_runtime.resilience import BankSaver, StopSignals
@@ -208,7 +208,7 @@ def stream(
     lock = BankLock(options.bank).acquire() if options.bank else None
     try:
         if options.bank:
-            remove_orphan_temps(options.bank)  # a save killed mid-write; we hold the lock
+            remove_orphan_temps(lock.real_path)  # a save killed mid-write; we hold the lock
         return _stream(model_dir, source, output, options, echo)
     finally:
         if lock is not None:
