@@ -6,6 +6,8 @@ OUTPUT argument of `edgedg stream` and ``--display``. OpenCV is imported inside 
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import os
 import sys
@@ -13,7 +15,8 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from edgedg_runtime.errors import EdgeDGError, require
+from edgedg_runtime.errors import EdgeDGError, OutputError, require
+from edgedg_runtime.fileio import atomic_path
 from edgedg_runtime.visualize import VIEWS, palette_bgr, render
 
 if TYPE_CHECKING:
@@ -34,42 +37,82 @@ class Renderer:
 
 
 class VideoSink:
-    """An overlay video, one output frame per segmented input frame; written to a temp file in
-    the same folder and moved into place when closed."""
+    """An overlay video, one output frame per segmented input frame; written to a temp file of
+    its own in the same folder (two streams on one OUTPUT never share it) and moved into place
+    when closed. A failure is an :class:`OutputError`."""
 
     def __init__(self, path: str, fps: float, renderer: Renderer):
         ext = os.path.splitext(path)[1].lower()
         if ext not in VIDEO_FOURCC:
             raise EdgeDGError(f"output video must end in {' or '.join(VIDEO_FOURCC)}: {path}")
-        self.path, self.fps, self.renderer = path, float(fps), renderer
-        self._tmp = os.path.join(
-            os.path.dirname(path) or ".", f".{os.path.basename(path)}.tmp{ext}"
-        )
-        self._writer, self._size, self.written = None, None, 0
+        self.path, self.fps, self.renderer, self._ext = path, float(fps), renderer, ext
+        self._temp = contextlib.ExitStack()  # holds the atomic_path of the temp file
+        self._tmp, self._writer, self._size, self.written = "", None, None, 0
 
     def write(self, name: str, frame: np.ndarray, labels: np.ndarray) -> None:
         cv2 = require("cv2", "camera", "Writing videos")
         image = self.renderer(frame, labels, "overlay")
         if self._writer is None:
-            self._size = (image.shape[1], image.shape[0])
-            fourcc = cv2.VideoWriter_fourcc(*VIDEO_FOURCC[os.path.splitext(self.path)[1].lower()])
-            self._writer = cv2.VideoWriter(self._tmp, fourcc, self.fps, self._size)
-            if not self._writer.isOpened():
-                raise EdgeDGError(f"OpenCV cannot write the video {self.path} (codec missing?)")
+            self._open(cv2, (image.shape[1], image.shape[0]))
         if (image.shape[1], image.shape[0]) != self._size:
             image = cv2.resize(image, self._size, interpolation=cv2.INTER_NEAREST)
-        self._writer.write(image)
+        try:
+            self._writer.write(image)
+        except cv2.error as exc:
+            raise OutputError(f"cannot write the video {self.path} ({exc})") from None
         self.written += 1
 
+    def _open(self, cv2, size: tuple) -> None:
+        try:
+            self._tmp = self._temp.enter_context(atomic_path(self.path, suffix=f".tmp{self._ext}"))
+        except OSError as exc:
+            raise OutputError(
+                f"cannot write the video {self.path} ({exc.strerror or exc})"
+            ) from None
+        fourcc = cv2.VideoWriter_fourcc(*VIDEO_FOURCC[self._ext])
+        self._writer, self._size = cv2.VideoWriter(self._tmp, fourcc, self.fps, size), size
+        if not self._writer.isOpened():
+            raise OutputError(
+                f"OpenCV cannot write a {size[0]}x{size[1]} video to {self.path} (too large for "
+                f"{VIDEO_FOURCC[self._ext]}, or the codec is missing)"
+            )
+
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.release()
-            self._writer = None
-            os.replace(self._tmp, self.path)
+        """Finish the video and move it into place. OpenCV's writer reports no write error (a
+        full disk leaves an unplayable file), so the frame count is read back first: a video
+        that does not hold every frame written is an OutputError and its temp file is removed."""
+        writer, self._writer = self._writer, None
+        if writer is None:
+            return
+        writer.release()
+        held = _frame_count(self._tmp) if self.written else 0
+        if held != self.written or not self.written:
+            self._temp.__exit__(OutputError, OutputError(), None)  # removes the temp file
+            if self.written:
+                raise OutputError(
+                    f"the video {self.path} holds {held} of the {self.written} frames written "
+                    "(disk full, or its folder removed?)"
+                )
+            return
+        try:
+            self._temp.close()  # moves it into place
+        except OSError as exc:
+            raise OutputError(f"cannot move the video to {self.path} ({exc})") from None
+
+
+def _frame_count(path: str) -> int:
+    """Frames a video file holds by its container's index (0: unplayable)."""
+    cv2 = require("cv2", "camera", "Writing videos")
+    cap = cv2.VideoCapture(path)
+    try:
+        return max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT))) if cap.isOpened() else 0
+    finally:
+        cap.release()
 
 
 class FolderSink:
-    """PNG files ``<name>_<view>.png`` for each requested view, each written atomically."""
+    """PNG files ``<name>_<view>.png`` for each requested view, each written atomically. A
+    folder that vanishes mid-run (a USB stick pulled) is an :class:`OutputError`, not recreated."""
 
     def __init__(self, folder: str, views: Sequence[str], renderer: Renderer):
         bad = [v for v in views if v not in VIEWS]
@@ -82,10 +125,16 @@ class FolderSink:
         cv2 = require("cv2", "camera", "Writing images")
         for view in self.views:
             path = os.path.join(self.folder, f"{name}_{view}.png")
-            tmp = os.path.join(self.folder, f".{name}_{view}.tmp.png")
-            if not cv2.imwrite(tmp, self.renderer(frame, labels, view)):
-                raise EdgeDGError(f"cannot write {path}: is the folder writable?")
-            os.replace(tmp, path)
+            try:
+                if not os.path.isdir(self.folder):
+                    raise FileNotFoundError(errno.ENOENT, "the folder is gone")
+                with atomic_path(path, suffix=".tmp.png") as tmp:
+                    if not cv2.imwrite(tmp, self.renderer(frame, labels, view)):
+                        raise OSError(errno.EIO, "OpenCV could not write it")
+            except (OSError, cv2.error) as exc:
+                raise OutputError(
+                    f"cannot write {path} ({getattr(exc, 'strerror', exc)})"
+                ) from None
         self.written += 1
 
     def close(self) -> None:

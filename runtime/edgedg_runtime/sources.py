@@ -120,9 +120,13 @@ class ImageFiles(FrameSource):
             raise StopIteration
         path = self.files[self._i]
         self._i += 1
-        frame = _cv2().imread(path, _cv2().IMREAD_COLOR)
+        frame, why = None, ""
+        try:
+            frame = _cv2().imread(path, _cv2().IMREAD_COLOR)
+        except _cv2().error as exc:  # e.g. a header claiming more pixels than OpenCV allows
+            why = f" ({str(exc).strip().splitlines()[-1]})"
         if frame is None:
-            log.warning("cannot read image %s: skipped", path)
+            log.warning("cannot read image %s%s: skipped", path, why)
         return os.path.splitext(os.path.basename(path))[0], _resize(frame, self.size)
 
 

@@ -5,9 +5,20 @@ source spec; ``run_loop(segmenter, source, sinks, ...)`` is the loop itself (any
 returns a result with ``labels``, ``shift``, ``timings`` works, which the tests use). Bad frames
 are counted and skipped; a source that ends or breaks ends the run cleanly; so do Ctrl-C,
 SIGTERM (systemd, docker stop) and SIGHUP: the frame in progress is finished, the video closed,
-the bank saved. A failed bank save never stops the stream. A summary (frames, bad, dropped, fps,
-ms per stage, mean shift, how it ended) is always returned; ``StreamSummary.exit_code`` maps it
-to the exit codes of `edgedg stream` (see the README's Reliability section).
+the bank saved. A failed bank save never stops the stream. An output
+that fails (its folder removed, a frame too large for the video writer, a full disk found when the
+video is closed) ends the stream; the bank is still saved. A summary (frames, bad, dropped, fps,
+ms per stage, mean shift, how it ended, what failed) is always returned, and
+``StreamSummary.exit_code`` maps it to the exit codes of `edgedg stream`. When several apply,
+the first in this list wins:
+
+    4    the final bank save failed (this run's adaptation is lost)
+    5    an output failed (the recording is incomplete, whatever else happened)
+    128+N  stopped by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP)
+    3    no frame could be read
+    0    ran to its end (or --max-frames)
+
+1 (refused at start) and 2 (usage) come before any frame, so they never compete with these.
 """
 
 from __future__ import annotations
@@ -23,7 +34,7 @@ from typing import Callable, Sequence
 from edgedg_runtime.adapt import BANK_MODES
 from edgedg_runtime.bank import BankOptions
 from edgedg_runtime.bank_lock import BankLock
-from edgedg_runtime.errors import EdgeDGError, FrameError
+from edgedg_runtime.errors import EdgeDGError, FrameError, OutputError
 from edgedg_runtime.fileio import remove_orphan_temps
 from edgedg_runtime.resilience import BankSaver, StopSignals
 from edgedg_runtime.sinks import Renderer, make_sinks
@@ -32,6 +43,7 @@ from edgedg_runtime.sources import FrameSource, open_source
 log = logging.getLogger(__name__)
 EXIT_NO_FRAMES = 3  # the input gave no frame that could be segmented
 EXIT_BANK_NOT_SAVED = 4  # the final bank save failed: this run's adaptation is lost
+EXIT_OUTPUT_FAILED = 5  # an output failed: the recording is incomplete
 
 
 @dataclass
@@ -96,6 +108,7 @@ class StreamSummary:
     signal: int | None = None  # the signal that stopped the stream
     bank_skipped: int = 0  # frames whose statistics were not finite: not added to the bank
     bank_error: str | None = None  # why the final bank save failed
+    output_error: str | None = None  # why an output failed (the first failure)
 
     @property
     def fps(self) -> float:
@@ -110,15 +123,18 @@ class StreamSummary:
         )
         if self.bank_skipped:
             text += f"\nstyle bank: {self.bank_skipped} frames not added (non-finite statistics)"
+        if self.output_error:
+            text += f"\noutput failed: {self.output_error}"
         if self.bank_error:
             text += f"\nstyle bank NOT saved: {self.bank_error}"
         return text
 
     def exit_code(self) -> int:
-        """0: ran to its end; 3: no frame could be read; 4: the final bank save failed (wins
-        over the others); 128 + N: stopped by signal N (130 Ctrl-C, 129 SIGHUP, 143 SIGTERM)."""
+        """The exit code; the module docstring lists them, the first that applies wins."""
         if self.bank_error:
             return EXIT_BANK_NOT_SAVED
+        if self.output_error:
+            return EXIT_OUTPUT_FAILED
         if self.signal:
             return 128 + int(self.signal)
         return EXIT_NO_FRAMES if self.frames == 0 else 0
@@ -163,6 +179,8 @@ def run_loop(
             summary.end_reason = source.end_reason
     except KeyboardInterrupt:
         summary.end_reason, summary.signal = "interrupted", int(signal.SIGINT)
+    except OutputError as exc:
+        summary.end_reason, summary.output_error = "output failed", str(exc)
     summary.seconds = time.perf_counter() - start
     summary.dropped = source.dropped
     summary.stage_ms = times.means()
@@ -199,8 +217,12 @@ def stream(
     """Run a model directory on a source until it ends; see ``edgedg stream --help``.
 
     With ``options.bank``, the bank path is locked for the run (a second process on it is
-    refused), checked writable before the first frame, and saved at exit even after a signal."""
+    refused), checked writable before the first frame, and saved at exit even after a signal or
+    a failed output. An output that is an input or another output is refused first."""
     options = options or StreamOptions()
+    check_distinct(
+        {"MODEL_DIR": model_dir, "INPUT": source}, {"OUTPUT": output, "--bank": options.bank}
+    )
     if options.bank and options.norm not in BANK_MODES:
         raise EdgeDGError(
             f"--bank needs a bank mode ({', '.join(BANK_MODES)}), not --norm {options.norm}"
@@ -239,7 +261,6 @@ def _stream(model_dir, source, output, options: StreamOptions, echo) -> StreamSu
             if saver is not None and options.bank_save_every and n % options.bank_save_every == 0:
                 saver.save()
 
-        summary = None
         # Signals are caught from the first frame on (before it, a stop loses nothing), and
         # until the video is closed and the bank saved.
         with StopSignals() as stop:
@@ -248,8 +269,48 @@ def _stream(model_dir, source, output, options: StreamOptions, echo) -> StreamSu
                     seg, src, sinks, options.profile, options.max_frames, save_bank, echo, stop
                 )
             finally:
-                for sink in sinks:
-                    sink.close()
-                if saver is not None and not saver.save() and summary is not None:
-                    summary.bank_error = saver.error
+                try:
+                    output_error = close_sinks(sinks)
+                finally:
+                    saved = saver is None or saver.save()
+    summary.output_error = summary.output_error or output_error
+    summary.bank_error = None if saved else saver.error
     return summary
+
+
+def close_sinks(sinks: Sequence) -> str | None:
+    """Close every sink; the first :class:`OutputError` as text (None: all closed well)."""
+    first = None
+    for sink in sinks:
+        try:
+            sink.close()
+        except OutputError as exc:
+            first = first or str(exc)
+    return first
+
+
+def check_distinct(inputs: dict, outputs: dict) -> None:
+    """Refuse an output that is an input or another output of the same command, before anything
+    is opened: ``inputs`` / ``outputs`` map a name (``"INPUT"``, ``"--bank"``) to a path (None or
+    a non-path source such as ``rtsp://...`` is skipped). Real paths are compared (a symlink is
+    its target), and ``os.path.samefile`` catches hard links."""
+    seen = [(name, path) for name, path in inputs.items() if path and os.path.exists(path)]
+    for name, path in outputs.items():
+        if not path:
+            continue
+        for other, other_path in seen:
+            if _same_file(path, other_path):
+                raise EdgeDGError(
+                    f"{name} {path} is also the {other} of this command and would be "
+                    "overwritten: choose another path"
+                )
+        seen.append((name, path))
+
+
+def _same_file(a: str, b: str) -> bool:
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist yet
+        return False
