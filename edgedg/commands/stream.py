@@ -123,7 +123,12 @@ def cli(  # noqa: A002
 
 
 def _exit(summary, source: str) -> None:
-    """Print the error line of the exit code and exit."""
+    """Print the error line of the exit code and exit. A capture thread still blocked inside
+    OpenCV (a stalled network stream) would abort the interpreter's exit with SIGABRT, so then
+    the process ends with os._exit once everything is written (see sources.LiveCapture)."""
+    import os
+    import sys
+
     from edgedg_runtime.stream import EXIT_BANK_NOT_SAVED, EXIT_NO_FRAMES, EXIT_OUTPUT_FAILED
 
     code = summary.exit_code()
@@ -137,4 +142,8 @@ def _exit(summary, source: str) -> None:
             "its folder writable; this run's adaptation is lost",
             err=True,
         )
+    if summary.capture_left:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     raise SystemExit(code)

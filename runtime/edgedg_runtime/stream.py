@@ -4,8 +4,9 @@
 source spec; ``run_loop(segmenter, source, sinks, ...)`` is the loop itself (any callable that
 returns a result with ``labels``, ``shift``, ``timings`` works, which the tests use). Bad frames
 are counted and skipped; a source that ends or breaks ends the run cleanly; so do Ctrl-C,
-SIGTERM (systemd, docker stop) and SIGHUP: the frame in progress is finished, the video closed,
-the bank saved. A failed bank save never stops the stream. An output
+SIGTERM (systemd, docker stop) and SIGHUP, even while a live source is stalled: the frame in
+progress is finished, the video closed, the bank saved (a second signal skips the frame in
+progress, never the closing and the save). A failed bank save never stops the stream. An output
 that fails (its folder removed, a frame too large for the video writer, a full disk found when the
 video is closed) ends the stream; the bank is still saved. A summary (frames, bad, dropped, fps,
 ms per stage, mean shift, how it ended, what failed) is always returned, and
@@ -109,6 +110,7 @@ class StreamSummary:
     bank_skipped: int = 0  # frames whose statistics were not finite: not added to the bank
     bank_error: str | None = None  # why the final bank save failed
     output_error: str | None = None  # why an output failed (the first failure)
+    capture_left: bool = False  # a capture thread was still blocked in OpenCV at the end
 
     @property
     def fps(self) -> float:
@@ -181,6 +183,9 @@ def run_loop(
         summary.end_reason, summary.signal = "interrupted", int(signal.SIGINT)
     except OutputError as exc:
         summary.end_reason, summary.output_error = "output failed", str(exc)
+    if stop is not None and stop.signum and summary.signal is None:  # ended a stalled read
+        summary.signal = stop.signum
+        summary.end_reason = f"stopped by {signal.Signals(stop.signum).name}"
     summary.seconds = time.perf_counter() - start
     summary.dropped = source.dropped
     summary.stage_ms = times.means()
@@ -262,18 +267,20 @@ def _stream(model_dir, source, output, options: StreamOptions, echo) -> StreamSu
                 saver.save()
 
         # Signals are caught from the first frame on (before it, a stop loses nothing), and
-        # until the video is closed and the bank saved.
-        with StopSignals() as stop:
+        # until the video is closed and the bank saved; the first one also ends a stalled read.
+        with StopSignals(on_signal=src.interrupt) as stop:
             try:
                 summary = run_loop(
                     seg, src, sinks, options.profile, options.max_frames, save_bank, echo, stop
                 )
             finally:
+                stop.finishing = True  # a second signal must not interrupt the save
                 try:
                     output_error = close_sinks(sinks)
                 finally:
                     saved = saver is None or saver.save()
     summary.output_error = summary.output_error or output_error
+    summary.capture_left = src.running  # src is closed: its thread is blocked in OpenCV
     summary.bank_error = None if saved else saver.error
     return summary
 
