@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-MODES = ("source", "target", "sib", "sib-exact", "qib", "tn-batch")
+from edgedg.evaluate.modes import EVAL_MODES
 
 
 @click.command("eval")
@@ -14,7 +14,7 @@ MODES = ("source", "target", "sib", "sib-exact", "qib", "tn-batch")
     "--norm",
     "modes",
     multiple=True,
-    type=click.Choice(MODES),
+    type=click.Choice(EVAL_MODES),
     default=("target",),
     show_default=True,
     help="Norm mode; repeat for several. tn-batch: the paper's TN baseline, statistics of "

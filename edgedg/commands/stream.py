@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-MODES = ("source", "target", "sib", "qib", "sib-exact")
-
+from edgedg_runtime.names import BACKENDS, NORM_MODES, ORT_LAYOUT_CHOICES
 
 POSITIVE, NON_NEGATIVE = click.IntRange(min=1), click.IntRange(min=0)
 
@@ -14,10 +13,8 @@ POSITIVE, NON_NEGATIVE = click.IntRange(min=1), click.IntRange(min=0)
 @click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
 @click.argument("input")
 @click.argument("output", required=False)
-@click.option("--norm", type=click.Choice(MODES), default="target", show_default=True)
-@click.option(
-    "--backend", type=click.Choice(["auto", "ort", "trt"]), default="auto", show_default=True
-)
+@click.option("--norm", type=click.Choice(NORM_MODES), default="target", show_default=True)
+@click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True)
 @click.option(
     "--m", type=POSITIVE, default=4, show_default=True, help="Batch size M of the bank (k = M-1)."
 )
@@ -38,7 +35,7 @@ POSITIVE, NON_NEGATIVE = click.IntRange(min=1), click.IntRange(min=0)
 @click.option("--threads", type=POSITIVE, default=None, help="ONNX Runtime intra-op threads.")
 @click.option(
     "--ort-layout",
-    type=click.Choice(["auto", "nchwc", "nchw"]),
+    type=click.Choice(ORT_LAYOUT_CHOICES),
     default="auto",
     show_default=True,
     help="ONNX Runtime CPU layout of the segmentation graph: auto measures nchwc and nchw once "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from edgedg.model_names import BACKBONE_NAMES, HEAD_NAMES
+
 
 @click.command("train")
 @click.option(
@@ -20,9 +22,9 @@ import click
     "--backbone",
     default="resnet50",
     show_default=True,
-    help="tiny|resnet18|resnet34|resnet50|resnet101.",
+    help=f"{'|'.join(BACKBONE_NAMES)}.",
 )
-@click.option("--head", default="fcn", show_default=True, help="fcn|aspp.")
+@click.option("--head", default="fcn", show_default=True, help=f"{'|'.join(HEAD_NAMES)}.")
 @click.option("--output-stride", type=click.Choice(["8", "16"]), default="8", show_default=True)
 @click.option("--iters", type=int, default=45_000, show_default=True)
 @click.option(

@@ -21,12 +21,12 @@ import numpy as np
 from edgedg_runtime.errors import ContractError
 from edgedg_runtime.fileio import sha256_file
 from edgedg_runtime.layout import StatLayout
+from edgedg_runtime.names import GRAPH_NAMES
 
 SCHEMA_VERSION = 1
 KNOWN_SCHEMAS = (1,)
 CONTRACT_FILE = "contract.json"
 SOURCE_STATS_FILE = "source_stats.npz"
-GRAPH_NAMES = ("style", "segment", "plain")
 _REEXPORT = "re-export the model directory with `edgedg export CHECKPOINT --out DIR`"
 
 Dim = Union[int, str]  # an int, or "N" for the dynamic batch

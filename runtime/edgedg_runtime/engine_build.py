@@ -33,9 +33,10 @@ from edgedg_runtime.cuda_buffers import cuda_runtime, gpu_identity
 from edgedg_runtime.errors import ContractError, EdgeDGError, MissingDependencyError
 from edgedg_runtime.fileio import write_atomic
 from edgedg_runtime.layout import STAT_MARK
+from edgedg_runtime.names import GRAPH_NAMES
 
 log = logging.getLogger(__name__)
-GRAPHS = ("style", "segment", "plain")
+GRAPHS = GRAPH_NAMES
 # Graphs whose convolutions must get FP16 when FP16 is asked; the style graph is one stem conv
 # plus statistics, which a builder may legitimately keep FP32 (BuilderFlag.FP16 = FP16 allowed,
 # FP32 fallback).

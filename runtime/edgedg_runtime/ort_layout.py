@@ -28,12 +28,13 @@ from typing import Callable, Dict
 import numpy as np
 
 from edgedg_runtime import fileio
+from edgedg_runtime.names import ORT_LAYOUTS
 
 log = logging.getLogger(__name__)
 
 SCHEMA = 1
 CACHE_FILE = "ort-layout.json"
-LAYOUTS = ("nchwc", "nchw")
+LAYOUTS = ORT_LAYOUTS
 MARGIN = 0.97  # nchw must be at least 3% faster than nchwc to be chosen
 
 Build = Callable[[str], object]  # layout -> an onnxruntime.InferenceSession
