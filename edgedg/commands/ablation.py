@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 
-@click.command("ablation")
+@click.command("ablation", short_help="The paper's ablation on synthetic domains.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--quick", is_flag=True, help="A smoke run in under 2 minutes (numbers meaningless).")
 @click.option("--backbone", default="tiny", show_default=True, help="tiny or resnet18.")

@@ -7,7 +7,7 @@ import click
 from edgedg_runtime.names import BACKENDS, BENCH_MODES, ORT_LAYOUT_CHOICES
 
 
-@click.command("bench")
+@click.command("bench", short_help="Runtime latency per norm mode, as ratios to plain.")
 @click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--frames", type=int, default=50, show_default=True, help="Timed frames per mode.")
 @click.option("--warmup", type=int, default=5, show_default=True, help="Untimed frames first.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 
-@click.command("bench-train")
+@click.command("bench-train", short_help="Training step time: AGG vs MLDG.")
 @click.option("--backbones", default="resnet18,resnet50", show_default=True)
 @click.option("--size", type=int, default=256, show_default=True)
 @click.option("--batch-per-domain", type=int, default=2, show_default=True)

@@ -9,7 +9,7 @@ from edgedg_runtime.errors import EdgeDGError
 TRT_CHOICES = ("8.5", "8.6", "10.3", "10", "11", "all")
 
 
-@click.command("check")
+@click.command("check", short_help="Check exported graphs against the PyTorch reference.")
 @click.argument("model_dir", type=click.Path(file_okay=False))
 @click.argument("checkpoint", type=click.Path(dir_okay=False), required=False)
 @click.option("--seed", default=0, show_default=True, help="Seed of the synthetic test images.")

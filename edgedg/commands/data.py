@@ -9,7 +9,7 @@ import click
 FORMATS = ("cityscapes", "gta5", "synthia", "idd", "mapillary")
 
 
-@click.group("data")
+@click.group("data", short_help="Generate synthetic domains in the real datasets' formats.")
 def cli() -> None:
     """Generate datasets."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 
-@click.command("demo")
+@click.command("demo", short_help="The whole pipeline on the built-in synthetic domains.")
 @click.option(
     "--out",
     default="demo-out",

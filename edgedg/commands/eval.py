@@ -7,7 +7,7 @@ import click
 from edgedg.evaluate.modes import EVAL_MODES
 
 
-@click.command("eval")
+@click.command("eval", short_help="Evaluate a checkpoint on target domains in any norm mode.")
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @click.option("--target", "targets", multiple=True, required=True, help="FORMAT:PATH (repeat).")
 @click.option(

@@ -17,7 +17,7 @@ def _imgsz(value: str | None) -> tuple[int, int] | None:
     return h, w
 
 
-@click.command("export")
+@click.command("export", short_help="Export a checkpoint to a model directory (ONNX, TensorRT).")
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @click.option("--out", "out", required=True, type=click.Path(), help="Model directory to write.")
 @click.option("--imgsz", help="Input size HxW (default: the checkpoint's training size).")

@@ -5,7 +5,10 @@ from __future__ import annotations
 import click
 
 
-@click.command("scenarios")
+@click.command(
+    "scenarios",
+    short_help="Which norm mode when: degenerate frames, scene cuts, small inputs, restarts.",
+)
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @click.option(
     "--target", "targets", multiple=True, required=True, help="FORMAT:PATH (repeat; 2 for cuts)."

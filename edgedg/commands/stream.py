@@ -9,7 +9,7 @@ from edgedg_runtime.names import BACKENDS, NORM_MODES, ORT_LAYOUT_CHOICES
 POSITIVE, NON_NEGATIVE = click.IntRange(min=1), click.IntRange(min=0)
 
 
-@click.command("stream")
+@click.command("stream", short_help="Segment a camera, video, RTSP stream or image folder.")
 @click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
 @click.argument("input")
 @click.argument("output", required=False)

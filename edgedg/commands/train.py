@@ -7,7 +7,7 @@ import click
 from edgedg.model_names import BACKBONE_NAMES, HEAD_NAMES
 
 
-@click.command("train")
+@click.command("train", short_help="Train AGG or MLDG over several source domains.")
 @click.option(
     "--source",
     "sources",
