@@ -21,8 +21,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from edgedg.errors import CheckpointError
 from edgedg.models import SegModel, create_model
+from edgedg_runtime.errors import CheckpointError
 from edgedg_runtime.fileio import atomic_open
 
 FORMAT = "edgedg-checkpoint"

@@ -60,7 +60,7 @@ def test_user_error_is_one_line_exit_1(tmp_path, monkeypatch) -> None:
         textwrap.dedent(
             """
             import click
-            from edgedg.errors import DataError
+            from edgedg_runtime.errors import DataError
 
             @click.command()
             def cli():

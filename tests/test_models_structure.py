@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from edgedg.errors import CheckpointError, EdgeDGError
 from edgedg.model_names import BACKBONE_NAMES, HEAD_NAMES
 from edgedg.models import BACKBONES, HEADS, create_model
 from edgedg.norm import StatNorm2d, norm_layers, stat_layout
+from edgedg_runtime.errors import CheckpointError, EdgeDGError
 
 
 @pytest.mark.parametrize("head", sorted(HEADS))

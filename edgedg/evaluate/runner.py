@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from edgedg.errors import EdgeDGError
 from edgedg.evaluate.modes import BATCH_TN, EVAL_MODES
 from edgedg.evaluate.report import save_prediction
 from edgedg.evaluate.stream import SEEDS, input_size, prepare, stream_order
 from edgedg.metrics import confusion, scores, summarize
+from edgedg_runtime.errors import EdgeDGError
 
 DETERMINISTIC = ("source", "target")  # batch 1: the stream order cannot change the result
 

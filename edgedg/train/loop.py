@@ -21,7 +21,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from edgedg.checkpoint import class_table, load_checkpoint, save_checkpoint
-from edgedg.errors import CheckpointError
 from edgedg.metrics import IGNORE
 from edgedg.metrics import scores as conf_scores
 from edgedg.models import create_model
@@ -41,6 +40,7 @@ from edgedg.train.metrics_log import MetricsLog
 from edgedg.train.mldg import meta_grads_and_losses, meta_split, parse_split
 from edgedg.train.rundir import check_out_dir, remove_orphans
 from edgedg.train.validation import validation_confusion
+from edgedg_runtime.errors import CheckpointError
 
 
 def seg_loss(env: DistEnv, scale: float = 1.0) -> Callable[[Tensor, Tensor], Tensor]:

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from edgedg.errors import require
+from edgedg_runtime.errors import require
 
 
 class MetricsLog:
