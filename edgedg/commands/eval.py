@@ -63,15 +63,15 @@ def cli(
     from edgedg.evaluate.runner import EvalConfig, evaluate_checkpoint
 
     cfg = EvalConfig(
-        tuple(dict.fromkeys(modes)),
-        runs,
-        m,
-        bank_size,
-        source_weight,
-        protocol,
-        size,
-        limit,
-        save_pred,
+        modes=tuple(dict.fromkeys(modes)),
+        runs=runs,
+        m=m,
+        bank_size=bank_size,
+        source_weight=source_weight,
+        protocol=protocol,
+        size=size,
+        limit=limit,
+        save_pred=save_pred,
     )
     result = evaluate_checkpoint(checkpoint, targets, cfg, split, log=click.echo)
     click.echo(f"protocol {protocol}, input {result['input_size']}, mIoU % (mean +- std)")

@@ -73,8 +73,20 @@ def cli(
     from edgedg_export.trt_check import check_model_dir, versions_for
 
     versions = versions_for(trt_versions)  # a bad name fails before the export
-    options = ExportOptions(_imgsz(imgsz), opset, logits, max_batch, io, None, simplify)
-    engines = EngineOptions("fp16" if half else precision, workspace, timing_cache) if trt else None
+    options = ExportOptions(
+        imgsz=_imgsz(imgsz),
+        opset=opset,
+        logits=logits,
+        max_batch=max_batch,
+        io=io,
+        simplify=simplify,
+    )
+    precision = "fp16" if half else precision
+    engines = (
+        EngineOptions(precision=precision, workspace_mib=workspace, timing_cache=timing_cache)
+        if trt
+        else None
+    )
     contract = export_model_dir(checkpoint, out, options, engines=engines)
     seg = contract.graph("segment")
     click.echo(f"wrote {out}: {', '.join(sorted(contract.files))}")

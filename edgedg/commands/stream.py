@@ -97,7 +97,7 @@ def cli(  # noqa: A002
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     views = tuple(v.strip() for v in visualize.split(",") if v.strip())
-    bank_options = BankOptions(m, capacity, source_weight)
+    bank_options = BankOptions(m=m, capacity=capacity, source_weight=source_weight)
     opts = StreamOptions(bank=bank_path, visualize=views, bank_options=bank_options, **options)
     summary = stream(model_dir, input, output, opts, echo=click.echo)
     click.echo(summary.format())

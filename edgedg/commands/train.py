@@ -86,42 +86,50 @@ from edgedg.model_names import BACKBONE_NAMES, HEAD_NAMES
 @click.option("--device", default="auto", show_default=True, help="auto|cpu|cuda")
 def cli(**options) -> None:
     """Train AGG or MLDG. Under `torchrun --nproc-per-node N -m edgedg train ...` it runs DDP."""
-    from edgedg.train import DataOptions, MethodOptions, ModelOptions, TrainConfig, train
+    from edgedg.train import (
+        DataOptions,
+        MethodOptions,
+        ModelOptions,
+        OptimOptions,
+        TrainConfig,
+        train,
+    )
 
+    o = options
     cfg = TrainConfig(
-        out=options["out"],
-        iters=options["iters"],
-        save_every=options["save_every"],
-        seed=options["seed"],
-        amp=options["amp"],
-        tensorboard=options["tensorboard"],
-        resume=options["resume"],
-        overwrite=options["overwrite"],
-        device=options["device"],
+        out=o["out"],
+        iters=o["iters"],
         model=ModelOptions(
-            options["backbone"],
-            options["head"],
-            int(options["output_stride"]),
-            pretrained=options["pretrained"],
+            backbone=o["backbone"],
+            head=o["head"],
+            output_stride=int(o["output_stride"]),
+            pretrained=o["pretrained"],
         ),
+        optim=OptimOptions(lr=o["lr"]),
         method=MethodOptions(
-            options["method"],
-            options["meta_split"],
-            int(options["order"]),
-            options["inner_lr"],
-            options["alpha"],
+            method=o["method"],
+            meta_split=o["meta_split"],
+            order=int(o["order"]),
+            inner_lr=o["inner_lr"],
+            alpha=o["alpha"],
         ),
         data=DataOptions(
-            list(options["sources"]),
-            list(options["val"]),
-            options["batch_per_domain"],
-            options["crop"],
-            options["long_side"],
-            options["val_fraction"],
-            workers=options["workers"],
+            sources=list(o["sources"]),
+            val=list(o["val"]),
+            batch_per_domain=o["batch_per_domain"],
+            crop=o["crop"],
+            long_side=o["long_side"],
+            val_fraction=o["val_fraction"],
+            workers=o["workers"],
         ),
+        save_every=o["save_every"],
+        seed=o["seed"],
+        amp=o["amp"],
+        tensorboard=o["tensorboard"],
+        resume=o["resume"],
+        overwrite=o["overwrite"],
+        device=o["device"],
     )
-    cfg.optim.lr = options["lr"]
     result = train(cfg)
     if result.is_main:
         best = "n/a" if result.best_score is None else f"{result.best_score:.4f}"
