@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from edgedg_runtime.cli_types import FiniteFloat
+
 FORMATS = ("cityscapes", "gta5", "synthia", "idd", "mapillary")
 
 
@@ -43,7 +45,7 @@ def cli() -> None:
     "--val-fraction",
     default=0.25,
     show_default=True,
-    type=float,
+    type=FiniteFloat(0, 1, max_open=True),
     help="Fraction of the scenes written to the val split.",
 )
 @click.option("--video", is_flag=True, help="Also write OUT/video/<domain>.mp4 + frames + labels.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from edgedg.evaluate.modes import EVAL_MODES
+from edgedg_runtime.cli_types import FiniteFloat
 
 
 @click.command("eval", short_help="Evaluate a checkpoint on target domains in any norm mode.")
@@ -23,7 +24,13 @@ from edgedg.evaluate.modes import EVAL_MODES
 @click.option("--runs", default=5, show_default=True, help="Stream orders (seeds) per bank mode.")
 @click.option("--m", "m", default=4, show_default=True, help="Batch size M: k = M - 1.")
 @click.option("--bank-size", default=128, show_default=True, help="Bank capacity Q.")
-@click.option("--source-weight", default=0.0, show_default=True, help="Source prior pseudo-frames.")
+@click.option(
+    "--source-weight",
+    type=FiniteFloat(min=0),
+    default=0.0,
+    show_default=True,
+    help="Source prior pseudo-frames.",
+)
 @click.option(
     "--protocol",
     type=click.Choice(("paper", "full")),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from edgedg_runtime.cli_types import FiniteFloat
 from edgedg_runtime.names import BACKENDS, NORM_MODES, ORT_LAYOUT_CHOICES
 
 POSITIVE, NON_NEGATIVE = click.IntRange(min=1), click.IntRange(min=0)
@@ -27,7 +28,7 @@ POSITIVE, NON_NEGATIVE = click.IntRange(min=1), click.IntRange(min=0)
 )
 @click.option(
     "--source-weight",
-    type=click.FloatRange(min=0),
+    type=FiniteFloat(min=0),
     default=0.0,
     show_default=True,
     help="Source running stats as this many pseudo-frames in every prior.",
@@ -55,7 +56,7 @@ POSITIVE, NON_NEGATIVE = click.IntRange(min=1), click.IntRange(min=0)
     help="Views written to an OUTPUT folder: overlay,mask.",
 )
 @click.option(
-    "--alpha", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="Overlay opacity."
+    "--alpha", type=FiniteFloat(0, 1), default=0.5, show_default=True, help="Overlay opacity."
 )
 @click.option("--display/--headless", default=False, help="Show a window (q or Esc quits).")
 @click.option(
@@ -73,7 +74,7 @@ POSITIVE, NON_NEGATIVE = click.IntRange(min=1), click.IntRange(min=0)
 @click.option("--max-frames", type=POSITIVE, default=None, help="Stop after N segmented frames.")
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloat(min=0, min_open=True),
     default=5.0,
     show_default=True,
     help="Seconds without a frame before a live source ends.",

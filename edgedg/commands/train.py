@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from edgedg.model_names import BACKBONE_NAMES, HEAD_NAMES
+from edgedg_runtime.cli_types import FiniteFloat
 
 
 @click.command("train", short_help="Train AGG or MLDG over several source domains.")
@@ -49,9 +50,11 @@ from edgedg.model_names import BACKBONE_NAMES, HEAD_NAMES
     show_default=True,
     help="MLDG: 1 = published code (first order), 2 = through the inner step (paper).",
 )
-@click.option("--inner-lr", type=float, default=1e-3, show_default=True)
-@click.option("--alpha", type=float, default=1.0, show_default=True, help="Meta-test weight.")
-@click.option("--lr", type=float, default=5e-3, show_default=True)
+@click.option("--inner-lr", type=FiniteFloat(min=0), default=1e-3, show_default=True)
+@click.option(
+    "--alpha", type=FiniteFloat(min=0), default=1.0, show_default=True, help="Meta-test weight."
+)
+@click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=5e-3, show_default=True)
 @click.option("--resume", type=click.Path(dir_okay=False), default=None, help="RUN/last.pt")
 @click.option(
     "--overwrite",
@@ -73,7 +76,7 @@ from edgedg.model_names import BACKBONE_NAMES, HEAD_NAMES
 )
 @click.option(
     "--val-fraction",
-    type=float,
+    type=FiniteFloat(0, 1, max_open=True),
     default=0.05,
     show_default=True,
     help="Share of each source held out for validation (0: none).",
