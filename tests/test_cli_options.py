@@ -38,6 +38,11 @@ def test_every_float_option_is_finite(command: str, option: click.Option) -> Non
     assert isinstance(option.type, FiniteFloat), f"{command} {option.opts[0]}"
 
 
+@pytest.mark.parametrize(("command", "option"), _options(click.types.IntParamType))
+def test_every_int_option_has_a_range(command: str, option: click.Option) -> None:
+    assert isinstance(option.type, click.IntRange), f"{command} {option.opts[0]}"
+
+
 def _run(args: list[str]) -> click.testing.Result:
     return CliRunner().invoke(cli_module.cli, args)
 
@@ -63,4 +68,31 @@ def test_non_finite_float_is_a_usage_error(args: list[str], value: str, tmp_path
     result = _run([a.format(dir=tmp_path) for a in args] + [value])
     assert result.exit_code == 2, result.output
     assert "finite" in result.output or "range" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["bench", "{dir}", "--frames", "0"],
+        ["bench", "{dir}", "--warmup", "-1"],
+        ["eval", "x.pt", "--target", "cityscapes:x", "--runs", "0"],
+        ["eval", "x.pt", "--target", "cityscapes:x", "--runs", "6"],
+        ["data", "synth", "{dir}/out", "--per-domain", "0"],
+        ["data", "synth", "{dir}/out", "--val-fraction", "1"],
+        ["data", "synth", "{dir}/out", "--size", "8x8"],
+        ["train", "--source", "cityscapes:x", "--out", "{dir}/run", "--iters", "0"],
+        ["train", "--source", "cityscapes:x", "--out", "{dir}/run", "--workers", "-1"],
+        ["train", "--source", "cityscapes:x", "--out", "{dir}/run", "--crop", "4"],
+        ["export", "x.pt", "--out", "{dir}/m", "--opset", "5"],
+        ["export", "x.pt", "--out", "{dir}/m", "--opset", "99"],
+        ["export", "x.pt", "--out", "{dir}/m", "--max-batch", "0"],
+        ["export", "x.pt", "--out", "{dir}/m", "--imgsz", "big"],
+        ["stream", "{dir}", "0", "--input-width", "640"],
+        ["stream", "{dir}", "0", "--input-height", "480"],
+    ],
+)
+def test_out_of_range_is_a_usage_error(args: list[str], tmp_path) -> None:
+    result = _run([a.format(dir=tmp_path) for a in args])
+    assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output

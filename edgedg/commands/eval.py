@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from edgedg.evaluate.modes import EVAL_MODES
-from edgedg_runtime.cli_types import FiniteFloat
+from edgedg.evaluate.modes import EVAL_MODES, SEEDS
+from edgedg_runtime.cli_types import POSITIVE, FiniteFloat
 
 
 @click.command("eval", short_help="Evaluate a checkpoint on target domains in any norm mode.")
@@ -21,9 +21,17 @@ from edgedg_runtime.cli_types import FiniteFloat
     help="Norm mode; repeat for several. tn-batch: the paper's TN baseline, statistics of "
     "batches of --m shuffled test images.",
 )
-@click.option("--runs", default=5, show_default=True, help="Stream orders (seeds) per bank mode.")
-@click.option("--m", "m", default=4, show_default=True, help="Batch size M: k = M - 1.")
-@click.option("--bank-size", default=128, show_default=True, help="Bank capacity Q.")
+@click.option(
+    "--runs",
+    type=click.IntRange(1, len(SEEDS)),
+    default=5,
+    show_default=True,
+    help="Stream orders (seeds) per bank mode.",
+)
+@click.option(
+    "--m", "m", type=POSITIVE, default=4, show_default=True, help="Batch size M: k = M - 1."
+)
+@click.option("--bank-size", type=POSITIVE, default=128, show_default=True, help="Bank capacity Q.")
 @click.option(
     "--source-weight",
     type=FiniteFloat(min=0),
@@ -38,9 +46,11 @@ from edgedg_runtime.cli_types import FiniteFloat
     show_default=True,
     help="paper: central square crop of side --size; full: whole image, full-res labels.",
 )
-@click.option("--size", default=768, show_default=True, help="Crop or long side.")
+@click.option(
+    "--size", type=click.IntRange(min=8), default=768, show_default=True, help="Crop or long side."
+)
 @click.option("--split", default="val", show_default=True)
-@click.option("--limit", type=int, default=None, help="At most this many images per target.")
+@click.option("--limit", type=POSITIVE, default=None, help="At most this many images per target.")
 @click.option("--report", type=click.Path(dir_okay=False), default=None, help="JSON report path.")
 @click.option(
     "--save-pred",

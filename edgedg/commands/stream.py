@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import click
 
-from edgedg_runtime.cli_types import FiniteFloat
+from edgedg_runtime.cli_types import NON_NEGATIVE, POSITIVE, FiniteFloat
 from edgedg_runtime.names import BACKENDS, NORM_MODES, ORT_LAYOUT_CHOICES
-
-POSITIVE, NON_NEGATIVE = click.IntRange(min=1), click.IntRange(min=0)
 
 
 @click.command("stream", short_help="Segment a camera, video, RTSP stream or image folder.")
@@ -92,6 +90,9 @@ def cli(  # noqa: A002
     Ctrl-C, 129 SIGHUP, 143 SIGTERM) after finishing the frame, closing OUTPUT and saving the bank.
     """
     import logging
+
+    if (options["input_width"] is None) != (options["input_height"] is None):
+        raise click.UsageError("--input-width and --input-height go together: give both or none")
 
     from edgedg_runtime.bank import BankOptions
     from edgedg_runtime.stream import EXIT_BANK_NOT_SAVED, EXIT_NO_FRAMES, StreamOptions, stream

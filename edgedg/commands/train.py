@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from edgedg.model_names import BACKBONE_NAMES, HEAD_NAMES
-from edgedg_runtime.cli_types import FiniteFloat
+from edgedg_runtime.cli_types import NON_NEGATIVE, POSITIVE, FiniteFloat
 
 
 @click.command("train", short_help="Train AGG or MLDG over several source domains.")
@@ -20,23 +20,22 @@ from edgedg_runtime.cli_types import FiniteFloat
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory.")
 @click.option("--method", type=click.Choice(["mldg", "agg"]), default="mldg", show_default=True)
 @click.option(
-    "--backbone",
-    default="resnet50",
-    show_default=True,
-    help=f"{'|'.join(BACKBONE_NAMES)}.",
+    "--backbone", type=click.Choice(BACKBONE_NAMES), default="resnet50", show_default=True
 )
-@click.option("--head", default="fcn", show_default=True, help=f"{'|'.join(HEAD_NAMES)}.")
+@click.option("--head", type=click.Choice(HEAD_NAMES), default="fcn", show_default=True)
 @click.option("--output-stride", type=click.Choice(["8", "16"]), default="8", show_default=True)
-@click.option("--iters", type=int, default=45_000, show_default=True)
+@click.option("--iters", type=POSITIVE, default=45_000, show_default=True)
 @click.option(
     "--batch-per-domain",
-    type=int,
+    type=POSITIVE,
     default=8,
     show_default=True,
     help="Images per domain per step (global: split across torchrun processes).",
 )
-@click.option("--crop", type=int, default=600, show_default=True)
-@click.option("--long-side", type=int, default=None, help="Shrink source images on load.")
+@click.option("--crop", type=click.IntRange(min=8), default=600, show_default=True)
+@click.option(
+    "--long-side", type=click.IntRange(min=8), default=None, help="Shrink source images on load."
+)
 @click.option(
     "--meta-split",
     default="random",
@@ -81,9 +80,9 @@ from edgedg_runtime.cli_types import FiniteFloat
     show_default=True,
     help="Share of each source held out for validation (0: none).",
 )
-@click.option("--workers", type=int, default=2, show_default=True)
-@click.option("--save-every", type=int, default=1000, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--workers", type=NON_NEGATIVE, default=2, show_default=True)
+@click.option("--save-every", type=POSITIVE, default=1000, show_default=True)
+@click.option("--seed", type=NON_NEGATIVE, default=0, show_default=True)
 @click.option("--amp/--no-amp", default=None, help="bf16 autocast (default: on CUDA only).")
 @click.option("--tensorboard", is_flag=True, help="Also log to RUN/tb (needs tensorboard).")
 @click.option("--device", default="auto", show_default=True, help="auto|cpu|cuda")
