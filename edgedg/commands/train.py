@@ -87,7 +87,11 @@ from edgedg_runtime.cli_types import NON_NEGATIVE, POSITIVE, FiniteFloat
 @click.option("--tensorboard", is_flag=True, help="Also log to RUN/tb (needs tensorboard).")
 @click.option("--device", default="auto", show_default=True, help="auto|cpu|cuda")
 def cli(**options) -> None:
-    """Train AGG or MLDG. Under `torchrun --nproc-per-node N -m edgedg train ...` it runs DDP."""
+    """Train AGG or MLDG. Under `torchrun --nproc-per-node N -m edgedg train ...` it runs DDP.
+
+    Exit codes: 0 done; 1 refused (bad data, checkpoint or setting), or stopped at the first
+    non-finite loss, gradient or weight (RUN/last.pt and best.pt keep the last good model);
+    2 usage error (an option out of range)."""
     from edgedg.train import (
         DataOptions,
         MethodOptions,
