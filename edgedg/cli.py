@@ -2,11 +2,14 @@
 
 A verb's module imports only click at the top and its library inside the command, so `edgedg --help`
 (which lists each command's short help) loads no torch, cv2 or tensorrt. A verb is listed when its
-module exists. User errors (EdgeDGError) become a one-line message and exit code 1.
+module exists. User errors (EdgeDGError) become a one-line message and exit code 1, and so do
+errors of the machine rather than of edgedg (a full disk or quota, a read-only filesystem): every
+write that replaces a file is atomic, so what was there before is intact.
 """
 
 from __future__ import annotations
 
+import errno
 import importlib
 import importlib.util
 
@@ -32,6 +35,19 @@ VERBS: dict[str, str] = {
 }
 
 
+# errno -> what to do: OSErrors of the machine, reported in one line without a traceback.
+MACHINE_ERRORS = {
+    errno.ENOSPC: "free space on that disk and run again",
+    errno.EDQUOT: "free space within your disk quota and run again",
+    errno.EROFS: "choose a writable location",
+}
+
+
+def _machine_error(exc: OSError) -> str:
+    where = f" ({exc.filename})" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}: {MACHINE_ERRORS[exc.errno]}"
+
+
 def _exists(verb: str) -> bool:
     try:
         return importlib.util.find_spec(VERBS[verb]) is not None
@@ -55,6 +71,10 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except EdgeDGError as exc:
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            if exc.errno not in MACHINE_ERRORS:
+                raise
+            raise click.ClickException(_machine_error(exc)) from None
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
