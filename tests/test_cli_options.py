@@ -63,6 +63,7 @@ def _run(args: list[str]) -> click.testing.Result:
         ["train", "--source", "cityscapes:x", "--out", "{dir}/run", "--val-fraction"],
         ["data", "synth", "{dir}/out", "--val-fraction"],
     ],
+    ids=lambda args: " ".join(args).replace("{dir}", "DIR"),
 )
 def test_non_finite_float_is_a_usage_error(args: list[str], value: str, tmp_path) -> None:
     result = _run([a.format(dir=tmp_path) for a in args] + [value])
@@ -91,6 +92,7 @@ def test_non_finite_float_is_a_usage_error(args: list[str], value: str, tmp_path
         ["stream", "{dir}", "0", "--input-width", "640"],
         ["stream", "{dir}", "0", "--input-height", "480"],
     ],
+    ids=lambda args: " ".join(args).replace("{dir}", "DIR"),
 )
 def test_out_of_range_is_a_usage_error(args: list[str], tmp_path) -> None:
     result = _run([a.format(dir=tmp_path) for a in args])
