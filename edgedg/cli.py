@@ -1,21 +1,15 @@
 """The `edgedg` command line: a lazy click group, one thin command module per verb.
 
-A verb's module imports only click at the top and its library inside the command, so `edgedg --help`
-(which lists each command's short help) loads no torch, cv2 or tensorrt. A verb is listed when its
-module exists. User errors (EdgeDGError) become a one-line message and exit code 1, and so do
-errors of the machine rather than of edgedg (a full disk or quota, a read-only filesystem): every
-write that replaces a file is atomic, so what was there before is intact.
+The group is the runtime's ``LazyGroup`` (edgedg_runtime.cli) with the training box's verbs: a
+verb's module imports only click at the top and its library inside the command, so `edgedg --help`
+loads no torch, cv2 or tensorrt; user errors and a full disk are one line and exit code 1.
 """
 
 from __future__ import annotations
 
-import errno
-import importlib
-import importlib.util
-
 import click
 
-from edgedg_runtime.errors import EdgeDGError
+from edgedg_runtime.cli import LazyGroup, module_exists
 
 # verb -> the module whose `cli` is the command. Each command carries its own one-line
 # `short_help`; the modules import only click at the top, so listing them loads nothing heavy.
@@ -35,49 +29,11 @@ VERBS: dict[str, str] = {
 }
 
 
-# errno -> what to do: OSErrors of the machine, reported in one line without a traceback.
-MACHINE_ERRORS = {
-    errno.ENOSPC: "free space on that disk and run again",
-    errno.EDQUOT: "free space within your disk quota and run again",
-    errno.EROFS: "choose a writable location",
-}
-
-
-def _machine_error(exc: OSError) -> str:
-    where = f" ({exc.filename})" if exc.filename else ""
-    return f"{exc.strerror or exc}{where}: {MACHINE_ERRORS[exc.errno]}"
-
-
 def _exists(verb: str) -> bool:
-    try:
-        return importlib.util.find_spec(VERBS[verb]) is not None
-    except ModuleNotFoundError:
-        return False
+    return module_exists(VERBS[verb])
 
 
-class LazyGroup(click.Group):
-    """A click group whose subcommands are imported on first use."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(v for v in VERBS if _exists(v))
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in VERBS or not _exists(cmd_name):
-            return None
-        return importlib.import_module(VERBS[cmd_name]).cli
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except EdgeDGError as exc:
-            raise click.ClickException(str(exc)) from None
-        except OSError as exc:
-            if exc.errno not in MACHINE_ERRORS:
-                raise
-            raise click.ClickException(_machine_error(exc)) from None
-
-
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, verbs=VERBS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="edgedg")
 def cli() -> None:
     """edgedg: train MLDG segmentation over source domains, export it with unfolded BatchNorm,
