@@ -111,8 +111,10 @@ class OrtBackend(Backend):
         threads: int | None = None,
         spin: bool = False,
         layout: str = "nchwc",
+        batch: int = 1,
     ):
         super().__init__(path)
+        self.batch = int(batch)  # the images per call ``auto`` measures the layouts at
         self.providers = providers
         self.threads = threads
         self.spin = spin
@@ -131,7 +133,9 @@ class OrtBackend(Backend):
         layout = self.requested_layout if providers[0] == "CPUExecutionProvider" else "nchwc"
         if layout == "auto":
             build = functools.partial(self._new_session, ort, providers=providers)
-            self._session, self._layout = ort_layout.choose_session(self.path, build, self.threads)
+            self._session, self._layout = ort_layout.choose_session(
+                self.path, build, self.threads, batch=self.batch
+            )
         else:
             self._session, self._layout = self._new_session(ort, layout, providers), layout
         running = self._session.get_providers()[0]
