@@ -23,7 +23,13 @@ def _imgsz(value: str | None) -> tuple[int, int] | None:
 @click.option("--imgsz", help="Input size HxW (default: the checkpoint's training size).")
 @click.option("--opset", default=17, show_default=True, help="ONNX opset (TensorRT 8.5: <= 17).")
 @click.option("--logits", is_flag=True, help="Also output logits from segment/plain.")
-@click.option("--max-batch", default=4, show_default=True, help="M: largest batch (sib-exact).")
+@click.option(
+    "--max-batch",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Largest batch N the graphs and engines take: cameras per rig call, M of sib-exact.",
+)
 @click.option(
     "--io",
     type=click.Choice(["uint8", "float"]),
