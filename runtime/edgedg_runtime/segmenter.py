@@ -31,6 +31,7 @@ from edgedg_runtime.bank import BankOptions, SourceStats, StyleBank, load_bank
 from edgedg_runtime.batch import check_frame, segment_batch
 from edgedg_runtime.contract import Contract, load_contract, load_source_stats
 from edgedg_runtime.errors import BankError, ContractError, EdgeDGError, require
+from edgedg_runtime.verified_graph import graph_from_model_dir
 
 BACKEND_NAMES = {"ort": "ONNX Runtime", "trt": "TensorRT"}
 
@@ -64,6 +65,10 @@ class Segmenter:
     ``ort_layout``: auto | nchwc | nchw, the ONNX Runtime CPU layout of the segment or plain
     graph (``OrtBackend``; auto: the faster, measured once per graph and machine and cached in
     ``engines/ort-layout.json``). The small style graph always runs nchwc; TensorRT ignores it.
+    ``engine_dir``: where TensorRT engines and the layout cache are kept (default: ``engines/``
+    in the model directory, or ``$EDGEDG_ENGINE_DIR``; an ``engines`` symlink is never
+    followed). ``trust_key``: a PEM Ed25519 public key (default ``$EDGEDG_TRUST_KEY``); with one,
+    only a model directory whose contract it signed is opened (DESIGN 2, "Trust").
     ``batch``: the images per call ``auto`` measures the layout at (a Rig passes its cameras,
     up to the contract's max_batch; part of the layout cache key).
     """
@@ -78,12 +83,15 @@ class Segmenter:
         threads: int | None = None,
         fold_source: bool = True,
         ort_layout: str = "auto",
+        engine_dir: str | None = None,
+        trust_key: str | None = None,
         batch: int = 1,
     ):
         if norm not in MODES:
             raise EdgeDGError(f"unknown norm mode '{norm}': choose one of {', '.join(MODES)}")
         self.model_dir, self.norm = str(model_dir), norm
-        self.contract: Contract = load_contract(model_dir)
+        self._engine_dir, self._trust_key = engine_dir, trust_key
+        self.contract: Contract = load_contract(model_dir, trust_key=trust_key)
         self._check_batch(bank_options.m)
         stats, style = load_source_stats(model_dir, self.contract)
         self.source = SourceStats.from_layout(self.contract.stat_layout, stats, style)
@@ -132,9 +140,15 @@ class Segmenter:
         if self.backend_kind == "trt":  # the engine of this graph, found or built (cached)
             from edgedg_runtime.engine_build import engine_for
 
-            path = str(engine_for(self.model_dir, None, name))
+            engine = engine_for(
+                self.model_dir, None, name, engine_dir=self._engine_dir, trust_key=self._trust_key
+            )
+            path = str(engine)
         else:
-            path = os.path.join(self.model_dir, self.contract.graph(name).file)
+            file = self.contract.graph(name).file
+            path = os.path.join(self.model_dir, file)
+            options["graph"] = graph_from_model_dir(self.model_dir, self.contract, file)
+            options["cache_dir"] = self._engine_dir
             # style is a few ms: measuring it would cost more than any layout could save
             options["layout"] = "nchwc" if name == "style" else self._ort_layout
             options["batch"] = self._batch
