@@ -268,6 +268,6 @@ def test_fp16_pass_keeps_statistics_fp32() -> None:
         k: ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
         for k, m in (("fp32", unfolded), ("fp16", half))
     }
-    a, b = (run[k].run(None, {"input": x, "norm_prior": prior}) for k in ("fp32", "fp16"))
+    a, b = (run[k].run(None, _feeds(x, prior, pooled=True)) for k in ("fp32", "fp16"))
     np.testing.assert_allclose(b[0], a[0], atol=2e-2)  # FP16 body
     np.testing.assert_allclose(b[1], a[1], rtol=2e-3, atol=2e-3)  # statistics of an FP16 conv

@@ -12,8 +12,27 @@ POSITIVE, NON_NEGATIVE = click.IntRange(min=1), click.IntRange(min=0)
 
 @click.command("stream")
 @click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
-@click.argument("input")
+@click.argument("input", required=False)
 @click.argument("output", required=False)
+@click.option(
+    "--camera",
+    "cameras",
+    multiple=True,
+    metavar="NAME=INPUT",
+    help="A camera of a rig (repeat): one model, the cameras' frames in one batch, a bank each. "
+    "NAME: letters, digits, - and _. Needs --out instead of INPUT/OUTPUT.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    help="Rig output folder: DIR/NAME.mp4 per camera, or DIR/NAME/ PNGs with --visualize.",
+)
+@click.option(
+    "--bank-dir",
+    type=click.Path(file_okay=False),
+    help="Rig style banks: DIR/NAME.npz per camera, loaded if present, saved at exit.",
+)
 @click.option("--norm", type=click.Choice(MODES), default="target", show_default=True)
 @click.option(
     "--backend", type=click.Choice(["auto", "ort", "trt"]), default="auto", show_default=True
@@ -94,16 +113,30 @@ POSITIVE, NON_NEGATIVE = click.IntRange(min=1), click.IntRange(min=0)
     "$EDGEDG_TRUST_KEY].",
 )
 def cli(  # noqa: A002
-    model_dir, input, output, bank_path, visualize, m, capacity, source_weight, **options
+    model_dir,
+    input,
+    output,
+    cameras,
+    out_dir,
+    bank_dir,
+    bank_path,
+    visualize,
+    m,
+    capacity,
+    source_weight,
+    **options,
 ) -> None:
     """Segment a camera, video, RTSP stream or image folder.
 
     INPUT: 0 | /dev/video0 | v4l2://0 | csi://0 | rtsp://... | gst://PIPELINE | video file |
     image folder or glob. OUTPUT: a .mp4/.avi overlay video or a folder for PNGs.
 
+    A rig: --camera NAME=INPUT ... --out DIR (one model, each camera adapted on its own).
+
     Exit codes: 0 done; 1 refused (bad model, bank, input or option value); 2 usage error;
-    3 no frame could be read; 4 the final bank save failed; 128+N stopped by signal N (130
-    Ctrl-C, 129 SIGHUP, 143 SIGTERM) after finishing the frame, closing OUTPUT and saving the bank.
+    3 no frame could be read (a rig: by no camera); 4 the final bank save failed (a rig: of any
+    camera; wins over the others); 128+N stopped by signal N (130 Ctrl-C, 129 SIGHUP, 143
+    SIGTERM) after finishing the frame, closing OUTPUT and saving the bank(s).
     """
     import logging
 
@@ -114,6 +147,10 @@ def cli(  # noqa: A002
     views = tuple(v.strip() for v in visualize.split(",") if v.strip())
     bank_options = BankOptions(m, capacity, source_weight)
     opts = StreamOptions(bank=bank_path, visualize=views, bank_options=bank_options, **options)
+    if cameras or out_dir or bank_dir:
+        _rig(model_dir, input, output, cameras, out_dir, bank_dir, opts)
+    if input is None:
+        raise click.UsageError("give INPUT, or --camera NAME=INPUT (repeat) with --out DIR")
     summary = stream(model_dir, input, output, opts, echo=click.echo)
     click.echo(summary.format())
     code = summary.exit_code()
@@ -126,3 +163,25 @@ def cli(  # noqa: A002
             err=True,
         )
     raise SystemExit(code)
+
+
+def _rig(model_dir, input, output, cameras, out_dir, bank_dir, opts) -> None:  # noqa: A002
+    """`edgedg stream MODEL_DIR --camera NAME=INPUT ... --out DIR`."""
+    from edgedg_runtime.rig_stream import format_summaries, parse_cameras, rig_exit_code, stream_rig
+
+    if input is not None or output is not None or opts.bank:
+        raise click.UsageError("a rig takes --camera NAME=INPUT and --out / --bank-dir only")
+    if not cameras:
+        raise click.UsageError("--out and --bank-dir belong to a rig: add --camera NAME=INPUT")
+    folders = click.get_current_context().get_parameter_source("visualize").name != "DEFAULT"
+    summaries = stream_rig(
+        model_dir, parse_cameras(cameras), out_dir, opts, bank_dir, folders, echo=click.echo
+    )
+    click.echo(format_summaries(summaries))
+    code = rig_exit_code(summaries)
+    if code == EXIT_NO_FRAMES_RIG:
+        click.echo("Error: no camera gave a frame: check that each input plays", err=True)
+    raise SystemExit(code)
+
+
+EXIT_NO_FRAMES_RIG = 3
