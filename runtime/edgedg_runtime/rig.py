@@ -29,7 +29,7 @@ import numpy as np
 
 from edgedg_runtime.adapt import Adapter
 from edgedg_runtime.bank import BankOptions, StyleBank
-from edgedg_runtime.batch import segment_batch
+from edgedg_runtime.batch import check_frame, segment_batch
 from edgedg_runtime.errors import EdgeDGError, FrameError
 from edgedg_runtime.segmenter import Result, Segmenter
 
@@ -148,8 +148,6 @@ class Rig:
             return results
 
     def _good(self, name: str, frame: object) -> bool:
-        from edgedg_runtime.batch import check_frame
-
         try:
             check_frame(frame)
         except FrameError:
