@@ -71,13 +71,20 @@ def unfold_batchnorm(
     dims = op(graph, "Shape", "batch/count/shape", [mix])
     first = [const(f"batch/count/{k}", np.int64([v])) for k, v in (("n0", 0), ("n1", 1))]
     n = op(graph, "Slice", "batch/count/n", [dims, *first])
+    matched = _match_layers(graph, layout, layer_of)
+    priors = _prior_rows(graph, prior, layout)
     stats = [
-        _unfold_one(graph, node, layer, (prior, mix, n), opset)
-        for node, layer in _match_layers(graph, layout, layer_of)
+        _unfold_one(graph, node, layer, priors[i], (mix, n), opset)
+        for i, (node, layer) in enumerate(matched)
+    ]
+    # every layer's mu_f side by side, then every var_f: two Concats for the whole graph
+    rows = [
+        op(graph, "Concat", f"frame_stats/stat/{k}", [s[j] for s in stats], {"axis": 2})
+        for j, k in enumerate(("mu_f", "var_f"))
     ]
     frame_stats = gs.Variable(FRAME_STATS, dtype=np.float32, shape=("N", 2, layout.total))
     graph.nodes.append(
-        gs.Node("Concat", "frame_stats/stat/concat", {"axis": 2}, stats, [frame_stats])
+        gs.Node("Concat", "frame_stats/stat/concat", {"axis": 1}, rows, [frame_stats])
     )
     graph.inputs += [prior, mix]
     graph.outputs.append(frame_stats)
@@ -105,12 +112,13 @@ def _match_layers(
 
 
 def _unfold_one(
-    graph: gs.Graph, node: gs.Node, layer: NormLayer, batch: tuple, opset: int
-) -> gs.Variable:
-    """Rewire one BN node's output to the unfolded form; return its [N, 2, C] frame statistics.
-    ``batch``: the graph's (norm_prior, batch_mix, [N]) tensors."""
+    graph: gs.Graph, node: gs.Node, layer: NormLayer, prior: list, batch: tuple, opset: int
+) -> tuple[gs.Variable, gs.Variable]:
+    """Rewire one BN node's output to the unfolded form; return its frame statistics (mu_f,
+    var_f), each [N, 1, C]. ``prior``: the layer's (mu_p, var_p, w), each [N, 1, C];
+    ``batch``: the graph's (batch_mix, [N]) tensors."""
     x, y, c, s = node.inputs[0], node.outputs[0], layer.channels, layer.name + STAT_MARK
-    prior, mix, n = batch
+    mix, n = batch
     gamma = constant_values(node.inputs[1]).astype(np.float32).reshape(c)
     beta = constant_values(node.inputs[2]).astype(np.float32).reshape(c)
     centre = constant_values(node.inputs[3]).astype(np.float32).reshape(c)
@@ -123,7 +131,7 @@ def _unfold_one(
     def shape(name: str, dims: list[int]) -> gs.Constant:
         return const(s + name, np.int64(dims))
 
-    mu_p, var_p, w = _prior_rows(graph, prior, layer, s)
+    mu_p, var_p, w = prior
     xs = _shifted(graph, x, centre.reshape(1, c, 1, 1), layer.name)
     # Each image's channels side by side: per-image parameters for a rank-1 BatchNormalization.
     # Not a stat node: in an FP16 graph the map stays FP16 (the moments cast their own copy).
@@ -175,7 +183,7 @@ def _unfold_one(
     )
     back = const(s + "unview", np.int64([-1, c, 0, 0]))
     graph.nodes.append(gs.Node("Reshape", layer.name + "/norm/unview", {}, [yv, back], [y]))
-    return stat("Concat", "frame", mu_f, var_f, axis=1)
+    return mu_f, var_f
 
 
 def _mean_hw(graph: gs.Graph, x: gs.Tensor, opset: int, name: str) -> gs.Variable:
@@ -208,12 +216,20 @@ def _shifted(graph: gs.Graph, x: gs.Tensor, centre: np.ndarray, name: str) -> gs
     return x
 
 
-def _prior_rows(graph: gs.Graph, prior: gs.Variable, layer: NormLayer, s: str) -> list[gs.Variable]:
-    """(mu_p, var_p, w), each [N, 1, C], from the layer's columns of the [N, 3, S] prior."""
-    o, c = layer.offset, layer.channels
-    bounds = [
-        const(s + k, np.int64([v])) for k, v in (("p_start", o), ("p_end", o + c), ("p_axes", 2))
+def _prior_rows(graph: gs.Graph, prior: gs.Variable, layout: StatLayout) -> list[list]:
+    """Per layer (mu_p, var_p, w), each [N, 1, C], from the [N, 3, S] prior: one Split into the
+    three rows and one Split per row into the layers, for the whole graph (a Slice and a Split
+    per layer would be 2 x L more nodes, each a fixed cost per frame on ONNX Runtime)."""
+    split3 = const("norm_prior/stat/rows_split", np.int64([1, 1, 1]))
+    rows = op(graph, "Split", "norm_prior/stat/rows", [prior, split3], {"axis": 1}, n=3)
+    sizes = const("norm_prior/stat/layer_split", np.int64([x.channels for x in layout.layers]))
+    per_row = [
+        _split(graph, row, sizes, f"norm_prior/stat/{k}_layers", len(layout.layers))
+        for row, k in zip(rows, ("mu_p", "var_p", "w"), strict=True)
     ]
-    cols = op(graph, "Slice", s + "prior", [prior, *bounds])
-    split = const(s + "p_split", np.int64([1, 1, 1]))
-    return op(graph, "Split", s + "prior_rows", [cols, split], {"axis": 1}, n=3)
+    return [list(values) for values in zip(*per_row, strict=True)]
+
+
+def _split(graph: gs.Graph, x: gs.Tensor, sizes: gs.Constant, name: str, n: int) -> list:
+    out = op(graph, "Split", name, [x, sizes], {"axis": 2}, n=n)
+    return out if n > 1 else [out]
