@@ -59,7 +59,9 @@ def segment_batch(
     graph runs, so one bad frame changes no bank."""
     t0 = time.perf_counter()
     checked = [check_frame(f) for f in frames]
-    images = np.stack([_resized(core, f) for f in checked])
+    resized = [_resized(core, f) for f in checked]
+    # one frame (a Segmenter): a view, not a copy of the image
+    images = resized[0][None] if len(resized) == 1 else np.stack(resized)
     timings = {"preprocess": _ms(t0)}
     if adapters[0] is None:
         plain = core._backends["plain"]
@@ -72,16 +74,16 @@ def segment_batch(
         labels, steps = _adapted(core, adapters, images, timings)
     t1 = time.perf_counter()
     core._check_classes(labels)
-    resized = []
+    maps = []
     for frame, label in zip(checked, labels):
         label = label.astype(np.uint8, copy=False)
         h, w = frame.shape[:2]
         if label.shape != (h, w):
             label = core._cv2.resize(label, (w, h), interpolation=core._cv2.INTER_NEAREST)
-        resized.append(label)
+        maps.append(label)
     timings["postprocess"] = _ms(t1)
     timings["total"] = _ms(t0)  # the batch's: every frame of it shares these timings
-    return [Segmented(x, shift, k, dict(timings)) for x, (shift, k) in zip(resized, steps)]
+    return [Segmented(x, shift, k, dict(timings)) for x, (shift, k) in zip(maps, steps)]
 
 
 def _adapted(core: Any, adapters: Sequence[Adapter], images: np.ndarray, timings: dict):
