@@ -64,7 +64,8 @@ def profile_model_dir(
     stats, _ = load_source_stats(model_dir, contract)
     prior = np.concatenate([stats, np.zeros((1, stats.shape[1]), np.float32)]).astype(np.float32)
     prior[2] = 1.0  # per-frame statistics: every statistic node does its work
-    feeds = {"plain": {"image": image}, "segment": {"image": image, "norm_prior": prior}}
+    segment = {"image": image, "norm_prior": prior[None], "batch_mix": np.ones((1, 1), np.float32)}
+    feeds = {"plain": {"image": image}, "segment": segment}
     runs_of = {
         (g if layout == "nchwc" else f"{g}@{layout}"): (g, layout)
         for layout in layouts

@@ -77,12 +77,13 @@ def test_segment_graph_io(exported) -> None:
     seg = onnx.load(str(out / "segment.onnx"))
     assert _io(seg, "in") == {
         "image": (onnx.TensorProto.UINT8, ["N", h, w, 3]),
-        "norm_prior": (onnx.TensorProto.FLOAT, [3, s]),
+        "norm_prior": (onnx.TensorProto.FLOAT, ["N", 3, s]),
+        "batch_mix": (onnx.TensorProto.FLOAT, ["N", "N"]),
     }
     assert _io(seg, "out") == {
         "labels": (onnx.TensorProto.UINT8, ["N", h, w]),
         "logits": (onnx.TensorProto.FLOAT, ["N", NUM_CLASSES, h, w]),
-        "frame_stats": (onnx.TensorProto.FLOAT, [2, s]),
+        "frame_stats": (onnx.TensorProto.FLOAT, ["N", 2, s]),
     }
     constants = {t.name for t in seg.graph.initializer}
     bns = [n for n in seg.graph.node if n.op_type == "BatchNormalization"]
@@ -180,7 +181,7 @@ def test_reexport_replaces_and_foreign_folder_is_refused(tmp_path: Path) -> None
     out = tmp_path / "model"
     for _ in range(2):
         assert CliRunner().invoke(cli, ["export", str(ckpt), "--out", str(out)]).exit_code == 0
-    assert json.loads((out / "contract.json").read_text())["schema_version"] == 1
+    assert json.loads((out / "contract.json").read_text())["schema_version"] == 2
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp dirs left
     foreign = tmp_path / "photos"
     foreign.mkdir()

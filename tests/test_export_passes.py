@@ -99,6 +99,20 @@ def _reference(x: np.ndarray, prior: np.ndarray, p: dict) -> tuple[np.ndarray, n
 LAYOUT = StatLayout.from_channels([("a", C1, False), ("b", C2, False)])
 
 
+def _feeds(x: np.ndarray, prior: np.ndarray, pooled: bool) -> dict[str, np.ndarray]:
+    """One pooled batch (prior [3, S] for every image, batch_mix 1/N) or each image alone."""
+    n = x.shape[0]
+    priors = np.broadcast_to(prior, (n, *prior.shape)) if pooled else prior
+    mix = np.full((n, n), 1.0 / n, np.float32) if pooled else np.eye(n, dtype=np.float32)
+    return {"input": x, "norm_prior": np.ascontiguousarray(priors, np.float32), "batch_mix": mix}
+
+
+def _prior(w: float) -> np.ndarray:
+    return np.stack(
+        [RNG.normal(size=C1 + C2), RNG.uniform(0.5, 2, C1 + C2), np.full(C1 + C2, w)]
+    ).astype(np.float32)
+
+
 @pytest.mark.parametrize("opset", [17, 18])
 @pytest.mark.parametrize("w", [0.0, 1.0, 0.25])
 def test_unfold_matches_numpy_formula(opset: int, w: float) -> None:
@@ -110,17 +124,43 @@ def test_unfold_matches_numpy_formula(opset: int, w: float) -> None:
     # one BatchNorm per layer, its mean and variance computed in the graph, never the running stats
     assert len(bns) == len(LAYOUT.layers)
     assert all(n.input[3] not in constants and n.input[4] not in constants for n in bns)
-    assert [i.name for i in unfolded.graph.input] == ["input", "norm_prior"]
+    assert [i.name for i in unfolded.graph.input] == ["input", "norm_prior", "batch_mix"]
     assert [o.name for o in unfolded.graph.output] == ["logits", "frame_stats"]
     x = RNG.normal(1.0, 2.0, size=(2, 2, 5, 6)).astype(np.float32)
-    prior = np.stack(
-        [RNG.normal(size=C1 + C2), RNG.uniform(0.5, 2, C1 + C2), np.full(C1 + C2, w)]
-    ).astype(np.float32)
+    prior = _prior(w)
     sess = ort.InferenceSession(unfolded.SerializeToString(), providers=["CPUExecutionProvider"])
-    logits, stats = sess.run(None, {"input": x, "norm_prior": prior})
+    logits, stats = sess.run(None, _feeds(x, prior, pooled=True))
     ref_logits, ref_stats = _reference(x.astype(np.float64), prior.astype(np.float64), p)
     np.testing.assert_allclose(logits, ref_logits, rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(stats, ref_stats, rtol=1e-5, atol=1e-5)
+    for row in stats:  # pooled: every image's row holds the batch's statistics
+        np.testing.assert_allclose(row, ref_stats, rtol=1e-5, atol=1e-5)
+
+
+def test_unfold_each_image_alone_with_its_own_prior() -> None:
+    """batch_mix = identity: image n is normalised with its own statistics and prior n, as if it
+    ran alone (a camera rig)."""
+    model, p = _bn_graph()
+    sess = ort.InferenceSession(
+        unfold_batchnorm(model, LAYOUT).SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    x = RNG.normal(1.0, 2.0, size=(3, 2, 5, 6)).astype(np.float32)
+    x[1] = x[1] * 3 - 2  # another "camera style"
+    priors = np.stack([_prior(w) for w in (0.0, 1.0, 0.25)])
+    logits, stats = sess.run(None, _feeds(x, priors, pooled=False))
+    for n in range(3):
+        ref_logits, ref_stats = _reference(x[n : n + 1].astype(np.float64), priors[n], p)
+        np.testing.assert_allclose(logits[n : n + 1], ref_logits, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(stats[n], ref_stats, rtol=1e-5, atol=1e-5)
+
+
+def test_unfold_params_are_rank_one() -> None:
+    """The ONNX-TensorRT parser imports a BatchNormalization with computed parameters only when
+    all four are rank 1: per-image parameters are [N * C] on a [1, N * C, H, W] view."""
+    model, _ = _bn_graph()
+    unfolded = onnx.shape_inference.infer_shapes(unfold_batchnorm(model, LAYOUT))
+    ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in unfolded.graph.value_info}
+    for node in (n for n in unfolded.graph.node if n.op_type == "BatchNormalization"):
+        assert [ranks[name] for name in node.input[1:]] == [1, 1, 1, 1]
 
 
 def test_unfold_source_prior_equals_batchnorm() -> None:
@@ -135,7 +175,7 @@ def test_unfold_source_prior_equals_batchnorm() -> None:
     sess = ort.InferenceSession(
         unfold_batchnorm(model, LAYOUT).SerializeToString(), providers=["CPUExecutionProvider"]
     )
-    logits, _ = sess.run(None, {"input": x, "norm_prior": prior})
+    logits, _ = sess.run(None, _feeds(x, prior, pooled=True))
     np.testing.assert_allclose(logits, expected, rtol=1e-5, atol=1e-5)
 
 
@@ -228,6 +268,6 @@ def test_fp16_pass_keeps_statistics_fp32() -> None:
         k: ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
         for k, m in (("fp32", unfolded), ("fp16", half))
     }
-    a, b = (run[k].run(None, {"input": x, "norm_prior": prior}) for k in ("fp32", "fp16"))
+    a, b = (run[k].run(None, _feeds(x, prior, pooled=True)) for k in ("fp32", "fp16"))
     np.testing.assert_allclose(b[0], a[0], atol=2e-2)  # FP16 body
     np.testing.assert_allclose(b[1], a[1], rtol=2e-3, atol=2e-3)  # statistics of an FP16 conv

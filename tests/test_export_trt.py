@@ -155,8 +155,11 @@ def model_dir(tmp_path_factory) -> Path:
 
 def test_profiles_cover_the_dynamic_batch_only(model_dir: Path) -> None:
     contract = load_contract(model_dir)
-    (profile,) = cache.profiles_for(contract, "segment")
-    assert profile == cache.Profile("image", (1, 32, 64, 3), (1, 32, 64, 3), (4, 32, 64, 3))
+    image, prior, mix = cache.profiles_for(contract, "segment")
+    assert image == cache.Profile("image", (1, 32, 64, 3), (1, 32, 64, 3), (4, 32, 64, 3))
+    s = contract.stat_layout.total
+    assert prior == cache.Profile("norm_prior", (1, 3, s), (1, 3, s), (4, 3, s))
+    assert mix == cache.Profile("batch_mix", (1, 1), (1, 1), (4, 4))  # N in every position
 
 
 def test_fp16_graphs_are_listed_in_the_contract(model_dir: Path) -> None:

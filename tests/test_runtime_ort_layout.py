@@ -74,7 +74,8 @@ def test_both_layouts_give_the_same_outputs(tiny_model):
     stats, _ = load_source_stats(tiny_model, contract)
     prior = np.concatenate([stats, np.full((1, stats.shape[1]), 0.5, np.float32)])
     image = np.stack(synthetic_frames(32, 64, 2))
-    feeds = {"image": image, "norm_prior": prior.astype(np.float32)}
+    priors = np.stack([prior, prior]).astype(np.float32)
+    feeds = {"image": image, "norm_prior": priors, "batch_mix": np.eye(2, dtype=np.float32)}
     out = {}
     for layout in ("nchwc", "nchw"):
         with OrtBackend(str(tiny_model / "segment.onnx"), threads=1, layout=layout) as backend:
@@ -144,6 +145,24 @@ def test_a_key_change_remeasures_and_keeps_both_choices(tiny_model):
     before = ort_layout.cache_key(str(graph), 1)
     graph.write_bytes(graph.read_bytes() + b"\0")  # another graph under the same name
     assert ort_layout.cache_key(str(graph), 1) != before
+
+
+def test_the_batch_size_is_part_of_the_key(tiny_model):
+    """A rig of 4 cameras runs the graph at N = 4: its best layout is measured (at N = 4) and
+    cached apart from a single camera's."""
+    graph = str(tiny_model / "segment.onnx")
+    assert ort_layout.cache_key(graph, 1, batch=4) != ort_layout.cache_key(graph, 1)
+    seen = []
+    fakes = _Fakes()
+    build = fakes.build
+
+    def measure(sessions, runs):
+        seen.append(runs)
+        return fakes.ms
+
+    for batch in (1, 4, 4):
+        ort_layout.choose_session(graph, build, 1, measure=measure, batch=batch)
+    assert len(seen) == 2 and len(_cache(tiny_model)["entries"]) == 2
 
 
 def test_a_choice_cached_by_another_process_meanwhile_is_kept(tiny_model):

@@ -35,6 +35,7 @@ def test_every_sample_has_a_readme_that_says_what_it_needs():
     folders = sorted(p for p in SAMPLES.iterdir() if p.is_dir())
     names = {p.name for p in folders}
     assert {"train_real", "export_trt", "stream_cameras", "perception_loop", "ablation"} <= names
+    assert "rig_loop" in names
     for folder in folders:
         readme = (folder / "README.md").read_text()
         assert "**Needs:**" in readme, f"{folder.name}/README.md does not say what it needs"
@@ -161,9 +162,9 @@ def _day_then_night(root: Path, frames: int = 24) -> Path:
     return sequence
 
 
-def _perception_loop(*args: str) -> tuple[int, dict]:
+def _perception_loop(*args: str, sample: str = "perception_loop") -> tuple[int, dict]:
     """Run the sample in a fresh interpreter; returns (exit code, what it imported)."""
-    script = SAMPLES / "perception_loop" / "perception_loop.py"
+    script = SAMPLES / sample / f"{sample}.py"
     code = (
         "import json, runpy, sys\n"
         f"sys.argv = [{str(script)!r}] + {list(args)!r}\n"
@@ -209,6 +210,25 @@ def test_perception_loop_calibrates_from_source_images(tiny_model, tmp_path: Pat
         str(tiny_model), str(sequence), "--backend", "ort", "--threshold", str(threshold)
     )
     assert rc == 0 and "1 alert(s)" in out["stdout"], out["stdout"] + out["stderr"]
+
+
+def test_rig_loop_alarms_per_camera(tiny_model, tmp_path: Path):
+    """Two cameras in one rig: one drives into the night (its alarm fires), the other stays in
+    the sun and ends early (no alarm; the first camera goes on)."""
+    sequence = _day_then_night(tmp_path)
+    log = tmp_path / "ticks.jsonl"
+    cams = [f"front={sequence}", f"rear={sequence / '0_*.png'}"]
+    args = [str(tiny_model), *cams, "--backend", "ort", "--calibrate", "12", "--json", str(log)]
+    rc, out = _perception_loop(*args, sample="rig_loop")
+    assert rc == 0, out["stderr"]
+    assert not out["torch"], "the rig loop must run without torch"
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    front = [r for r in records if r["camera"] == "front"]
+    rear = [r for r in records if r["camera"] == "rear"]
+    assert len(front) == 48 and len(rear) == 24
+    assert not any(r["alert"] for r in rear + front[:24]), "an alert on the calibration domain"
+    assert sum(r["alert"] for r in front[24:]) >= 0.8 * 24
+    assert "front: 48 frames" in out["stdout"] and "rear: 24 frames" in out["stdout"]
 
 
 def test_perception_loop_bad_model_dir_is_one_line_error(tmp_path: Path):

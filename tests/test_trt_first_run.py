@@ -78,8 +78,12 @@ def test_runtime_build_uses_the_contracts_max_batch(tmp_path, monkeypatch):
     out = export_tiny(tmp_path, max_batch=2, fp16_graphs=False)
     _use(monkeypatch, "10.3.0")
     engine = engine_build.engine_for(out, None, "segment")
-    (profile,) = json.loads(engine.with_suffix(".json").read_text())["key"]["profiles"]
-    assert profile["max"][0] == 2
+    profiles = json.loads(engine.with_suffix(".json").read_text())["key"]["profiles"]
+    assert {p["name"]: p["max"][0] for p in profiles} == {
+        "image": 2,
+        "norm_prior": 2,
+        "batch_mix": 2,
+    }
 
 
 def test_fp16_build_with_fp32_convolutions_fails_loudly(model_dir, tmp_path, monkeypatch):

@@ -19,7 +19,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from edgedg_export.passes import unfold_batchnorm
-from edgedg_export.passes.unfold_batchnorm import FRAME_STATS, PRIOR, STAT_MARK
+from edgedg_export.passes.unfold_batchnorm import FRAME_STATS, MIX, PRIOR, STAT_MARK
 from edgedg_runtime.layout import StatLayout
 
 TOL, MIN_VAR = 1e-4, 1e-6
@@ -72,10 +72,11 @@ def test_frame_stats_on_channels_with_mean_up_to_10_std(shift_helps: bool) -> No
     centre = (ratios * scale * 0.9) if shift_helps else np.zeros(c)
     layout = StatLayout.from_channels([("bn", c, False)])
     model = unfold_batchnorm(_single_bn(c, centre), layout)
-    prior = np.zeros((3, c), np.float32)
-    prior[2] = 1.0
+    prior = np.zeros((1, 3, c), np.float32)
+    prior[:, 2] = 1.0
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    (stats,) = sess.run([FRAME_STATS], {"x": x, PRIOR: prior})
+    (stats,) = sess.run([FRAME_STATS], {"x": x, PRIOR: prior, MIX: np.ones((1, 1), np.float32)})
+    stats = stats[0]
     _assert_stats_close(stats, x.astype(np.float64), f"shift helps={shift_helps}")
 
 
@@ -132,8 +133,13 @@ def test_frame_stats_per_layer_on_trained_weights(name: str) -> None:
     prior = np.concatenate([source_stats(model).numpy(), np.ones((1, layout.total))])
     image = render_scene(7, (64, 128), "night")[0][None, ..., ::-1].copy()
     sess = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
-    outs = sess.run([FRAME_STATS, *inputs], {"image": image, PRIOR: prior.astype(np.float32)})
-    stats, xs = outs[0], outs[1:]
+    feeds = {
+        "image": image,
+        PRIOR: prior[None].astype(np.float32),
+        MIX: np.ones((1, 1), np.float32),
+    }
+    outs = sess.run([FRAME_STATS, *inputs], feeds)
+    stats, xs = outs[0][0], outs[1:]
     centre = source_stats(model).numpy()[0]
     for layer, x in zip(layout.layers, xs, strict=True):
         cols = slice(layer.offset, layer.offset + layer.channels)

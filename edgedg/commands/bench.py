@@ -49,10 +49,29 @@ from edgedg_runtime.names import BACKENDS, BENCH_MODES, ORT_LAYOUT_CHOICES
     "each --ort-layout (auto: both).",
 )
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write JSON here.")
+@click.option(
+    "--cameras",
+    help="Camera counts of a rig scaling table, e.g. 1,2,4,8: a Rig against that many separate "
+    "Segmenters (round-robin), each in its own process; --mode picks the mode (default target).",
+)
 def cli(
-    model_dir, frames, warmup, backend, modes, threads, ort_layouts, m, compare, profile, json_path
+    model_dir,
+    frames,
+    warmup,
+    backend,
+    modes,
+    threads,
+    ort_layouts,
+    m,
+    compare,
+    profile,
+    json_path,
+    cameras,
 ) -> None:
     """Runtime latency per norm mode (median and p90 per stage), as ratios to plain."""
+    if cameras:
+        _scaling(model_dir, cameras, modes, backend, frames, warmup, threads, json_path)
+        return
     from edgedg_runtime.bank import BankOptions
     from edgedg_runtime.benchmark import bench, format_table
     from edgedg_runtime.fileio import write_json
@@ -77,3 +96,25 @@ def cli(
 
         layouts = profile_layouts(ort_layouts or ("auto",))
         click.echo(format_profiles(profile_model_dir(model_dir, threads=threads, layouts=layouts)))
+
+
+def _scaling(model_dir, cameras, modes, backend, frames, warmup, threads, json_path) -> None:
+    """`--cameras`: the rig scaling table."""
+    from edgedg_runtime.errors import EdgeDGError
+    from edgedg_runtime.fileio import write_json
+    from edgedg_runtime.rig_bench import bench_rig, format_rig_table
+
+    try:
+        counts = [int(c) for c in cameras.split(",") if c.strip()]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1 or len(modes) > 1 or "plain" in modes:
+        raise EdgeDGError(
+            "--cameras takes counts like 1,2,4,8, with at most one --mode (not plain)"
+        )
+    norm = modes[0] if modes else "target"
+    rows = bench_rig(model_dir, counts, norm, backend, frames, warmup, threads, click.echo)
+    head = f"{model_dir}: {norm} on {backend}, {frames} ticks after {warmup} warm-up"
+    click.echo(format_rig_table(rows, head))
+    if json_path:
+        write_json(json_path, {"rows": rows})

@@ -32,7 +32,11 @@ def _imgsz(ctx: click.Context, param: click.Parameter, value: str | None) -> tup
 )
 @click.option("--logits", is_flag=True, help="Also output logits from segment/plain.")
 @click.option(
-    "--max-batch", type=POSITIVE, default=4, show_default=True, help="M: largest batch (sib-exact)."
+    "--max-batch",
+    type=POSITIVE,
+    default=4,
+    show_default=True,
+    help="Largest batch N the graphs and engines take: cameras per rig call, M of sib-exact.",
 )
 @click.option(
     "--io",

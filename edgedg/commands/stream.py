@@ -11,8 +11,27 @@ from edgedg_runtime.names import BACKENDS, NORM_MODES, ORT_LAYOUT_CHOICES
 
 @click.command("stream", short_help="Segment a camera, video, RTSP stream or image folder.")
 @click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
-@click.argument("input")
+@click.argument("input", required=False)
 @click.argument("output", required=False)
+@click.option(
+    "--camera",
+    "cameras",
+    multiple=True,
+    metavar="NAME=INPUT",
+    help="A camera of a rig (repeat): one model, the cameras' frames in one batch, a bank each. "
+    "NAME: letters, digits, - and _. Needs --out instead of INPUT/OUTPUT.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    help="Rig output folder: DIR/NAME.mp4 per camera, or DIR/NAME/ PNGs with --visualize.",
+)
+@click.option(
+    "--bank-dir",
+    type=click.Path(file_okay=False),
+    help="Rig style banks: DIR/NAME.npz per camera, loaded if present, saved at exit.",
+)
 @click.option("--norm", type=click.Choice(NORM_MODES), default="target", show_default=True)
 @click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True)
 @click.option(
@@ -95,18 +114,30 @@ from edgedg_runtime.names import BACKENDS, NORM_MODES, ORT_LAYOUT_CHOICES
     "$EDGEDG_TRUST_KEY].",
 )
 def cli(  # noqa: A002
-    model_dir, input, output, bank_path, visualize, m, capacity, source_weight, **options
+    model_dir,
+    input,
+    output,
+    cameras,
+    out_dir,
+    bank_dir,
+    bank_path,
+    visualize,
+    m,
+    capacity,
+    source_weight,
+    **options,
 ) -> None:
     """Segment a camera, video, RTSP stream or image folder.
 
     INPUT: 0 | /dev/video0 | v4l2://0 | csi://0 | rtsp://... | gst://PIPELINE | video file |
     image folder or glob. OUTPUT: a .mp4/.avi overlay video or a folder for PNGs.
 
-    Exit codes: 0 done; 1 refused (bad model, bank, input or option value); 2 usage error (an
-    option out of range, an OUTPUT or --bank that is an input or another output); 3 no frame
-    could be read; 4 the final bank save failed; 5 an output failed (the bank is still saved);
-    128+N stopped by signal N (130 Ctrl-C, 129 SIGHUP, 143 SIGTERM) after finishing the frame,
-    closing OUTPUT and saving the bank. When several apply: 4, then 5, then 128+N, then 3.
+    A rig: --camera NAME=INPUT ... --out DIR (one model, each camera adapted on its own).
+
+    Exit codes: 0 done; 1 refused (bad model, bank, input or option value); 2 usage error;
+    3 no frame could be read (a rig: by no camera); 4 the final bank save failed (a rig: of any
+    camera; wins over the others); 128+N stopped by signal N (130 Ctrl-C, 129 SIGHUP, 143
+    SIGTERM) after finishing the frame, closing OUTPUT and saving the bank(s).
     """
     import logging
 
@@ -118,15 +149,20 @@ def cli(  # noqa: A002
     from edgedg_runtime.stream import StreamOptions, check_distinct, stream
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-    try:
-        check_distinct(
-            {"MODEL_DIR": model_dir, "INPUT": input}, {"OUTPUT": output, "--bank": bank_path}
-        )
-    except EdgeDGError as exc:
-        raise click.BadParameter(str(exc)) from None
+    if not (cameras or out_dir or bank_dir):
+        try:
+            check_distinct(
+                {"MODEL_DIR": model_dir, "INPUT": input}, {"OUTPUT": output, "--bank": bank_path}
+            )
+        except EdgeDGError as exc:
+            raise click.BadParameter(str(exc)) from None
     views = tuple(v.strip() for v in visualize.split(",") if v.strip())
     bank_options = BankOptions(m=m, capacity=capacity, source_weight=source_weight)
     opts = StreamOptions(bank=bank_path, visualize=views, bank_options=bank_options, **options)
+    if cameras or out_dir or bank_dir:
+        _rig(model_dir, input, output, cameras, out_dir, bank_dir, opts)
+    if input is None:
+        raise click.UsageError("give INPUT, or --camera NAME=INPUT (repeat) with --out DIR")
     summary = stream(model_dir, input, output, opts, echo=click.echo)
     click.echo(summary.format())
     _exit(summary, input)
@@ -156,4 +192,33 @@ def _exit(summary, source: str) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+    raise SystemExit(code)
+
+
+def _rig(model_dir, input, output, cameras, out_dir, bank_dir, opts) -> None:  # noqa: A002
+    """`edgedg stream MODEL_DIR --camera NAME=INPUT ... --out DIR`."""
+    from edgedg_runtime.rig_stream import format_summaries, parse_cameras, rig_exit_code, stream_rig
+    from edgedg_runtime.stream import EXIT_NO_FRAMES, EXIT_OUTPUT_FAILED
+
+    if input is not None or output is not None or opts.bank:
+        raise click.UsageError("a rig takes --camera NAME=INPUT and --out / --bank-dir only")
+    if not cameras:
+        raise click.UsageError("--out and --bank-dir belong to a rig: add --camera NAME=INPUT")
+    from edgedg_runtime.errors import EdgeDGError
+    from edgedg_runtime.rig_stream import check_rig_paths
+
+    folders = click.get_current_context().get_parameter_source("visualize").name != "DEFAULT"
+    pairs = parse_cameras(cameras)
+    try:
+        check_rig_paths(model_dir, pairs, out_dir, bank_dir, folders)
+    except EdgeDGError as exc:
+        raise click.BadParameter(str(exc)) from None
+    summaries = stream_rig(model_dir, pairs, out_dir, opts, bank_dir, folders, echo=click.echo)
+    click.echo(format_summaries(summaries))
+    code = rig_exit_code(summaries)
+    if code == EXIT_NO_FRAMES:
+        click.echo("Error: no camera gave a frame: check that each input plays", err=True)
+    elif code == EXIT_OUTPUT_FAILED:
+        failed = [f"{n}: {s.output_error}" for n, s in summaries.items() if s.output_error]
+        click.echo(f"Error: output failed ({'; '.join(failed)})", err=True)
     raise SystemExit(code)

@@ -2,9 +2,11 @@
 
 Every norm mode of DESIGN section 2 runs on images of several synthetic domains: `source` on
 plain.onnx and segment.onnx, `target`, `sib` with a non-trivial prior (the pooled frame
-statistics of other images), and `sib-exact` with N = max_batch. The PyTorch side runs the same
-arithmetic through `edgedg.norm.prior_set`. Logits are compared through an extra graph output
-added in memory (the files on disk are not changed).
+statistics of other images), `sib-exact` with N = max_batch (one pooled batch: `batch_mix` 1/N),
+and `rig`: N = max_batch images, each with its own prior (source, target, sib, qib in turn) and
+its own statistics (`batch_mix` the identity), as a camera rig runs them. The PyTorch side runs
+the same arithmetic through `edgedg.norm.prior_set`. Logits are compared through an extra graph
+output added in memory (the files on disk are not changed).
 
 Two float32 implementations of a deep network differ by their own rounding: on a random-weight
 resnet50 at 512x1024 in `target` mode, PyTorch float32 is 1.2e-4 away from a float64 run of the
@@ -192,7 +194,7 @@ class _Reference:
         x = preprocess(images, self.mean, self.std).double()
         if prior is None:
             return self._model64(x).numpy()
-        with prior_set(self._model64, torch.from_numpy(prior).double()):
+        with prior_set(self._model64, torch.from_numpy(prior).double(), _mix_of(prior, True)):
             return self._model64(x).numpy()
 
     @torch.no_grad()
@@ -200,7 +202,7 @@ class _Reference:
         x = preprocess(images, self.mean, self.std)
         if prior is None:
             return self.model(x).numpy(), None
-        with prior_set(self.model, torch.from_numpy(prior)):
+        with prior_set(self.model, torch.from_numpy(prior), _mix_of(prior)):
             logits = self.model(x).numpy()
             return logits, collect_frame_stats(self.model).numpy()
 
@@ -210,13 +212,36 @@ class _Reference:
         return torch.stack([f.mean((2, 3)), f.var((2, 3), unbiased=False)], 1).numpy()
 
 
+def _mix_of(prior: np.ndarray, double: bool = False) -> torch.Tensor | None:
+    """The identity mixing of a per-image [N, 3, S] prior (None for a pooled [3, S] one)."""
+    if prior.ndim == 2:
+        return None
+    eye = torch.eye(prior.shape[0])
+    return eye.double() if double else eye
+
+
+def graph_feeds(images: np.ndarray, prior: np.ndarray) -> dict[str, np.ndarray]:
+    """segment.onnx feeds: a [3, S] prior is one pooled batch (every image gets it, `batch_mix`
+    1/N); an [N, 3, S] prior gives each image its own statistics (`batch_mix` the identity)."""
+    n = images.shape[0]
+    if prior.ndim == 2:
+        priors = np.broadcast_to(prior, (n, *prior.shape))
+        mix = np.full((n, n), 1.0 / n, np.float32)
+    else:
+        priors, mix = prior, np.eye(n, dtype=np.float32)
+    return {"image": images, "norm_prior": np.ascontiguousarray(priors), "batch_mix": mix}
+
+
 def _run_modes(contract, ref, graphs, images, images_in, fixed) -> list[ParityRow]:
     src = ref.source
     source_prior = pooled_prior([src], src, fixed, 0.0)
     target_prior = pooled_prior([src], src, fixed, 1.0)
     others = [ref(images[i : i + 1], target_prior)[1] for i in range(1, 4)]
     sib_prior = pooled_prior(others, src, fixed, 1.0 / (len(others) + 1))
+    qib_prior = pooled_prior(others[:2], src, fixed, 1.0 / 3)
     m = contract.max_batch
+    rig = [source_prior, target_prior, sib_prior, qib_prior]
+    rig_prior = np.stack([rig[i % len(rig)] for i in range(m)])
     cases: list[tuple[str, str, slice, np.ndarray | None]] = [
         ("plain", "source", slice(0, 1), None),
         ("segment", "source", slice(0, 1), source_prior),
@@ -224,14 +249,17 @@ def _run_modes(contract, ref, graphs, images, images_in, fixed) -> list[ParityRo
         ("segment", "target", slice(4, 5), target_prior),
         ("segment", "sib", slice(0, 1), sib_prior),
         ("segment", "sib-exact", slice(0, m), target_prior),
+        ("segment", "rig", slice(2, 2 + m), rig_prior),
     ]
     rows = []
     for graph, mode, sl, prior in cases:
         feeds = {"image": images_in[sl]}
         if prior is not None:
-            feeds["norm_prior"] = prior
+            feeds = graph_feeds(images_in[sl], prior)
         out = graphs[graph](feeds)
         logits, stats = ref(images[sl], prior)
+        if stats is not None and stats.ndim == 2:  # pooled: every image's row holds them
+            stats = np.broadcast_to(stats, out["frame_stats"].shape)
         row = _compare(graph, mode, out, logits, stats)
         if row.needs_float64:
             truth = ref.logits64(images[sl], prior)

@@ -120,7 +120,9 @@ def _check_io(model: onnx.ModelProto, rules: dict, add) -> None:
             fix = "--io float" if value.name == "image" else _FIX_OPS
             add(f"I/O tensor '{value.name}' is {dtype}", fix)
         dims = list(tensor.shape.dim)
-        if k < n_inputs and any(not d.HasField("dim_value") for d in dims[1:]):
+        batch = dims[0].dim_param if dims else ""  # `batch_mix` is [N, N]: both are the batch
+        dynamic = [d for d in dims[1:] if not d.HasField("dim_value")]
+        if k < n_inputs and any(not batch or d.dim_param != batch for d in dynamic):
             add(f"input '{value.name}' has a dynamic dimension other than the batch", "--imgsz HxW")
 
 

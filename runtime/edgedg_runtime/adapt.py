@@ -7,6 +7,10 @@ The step is backend-agnostic: it takes two callables that run the model,
         "frame_stats" [2, S] and any other outputs (labels, logits) with a leading N axis
 
 and decides, per mode, which prior the segment call gets and what the bank learns from the frame.
+A camera rig batches several cameras' frames into one segment call: it asks each camera's Adapter
+for its frame's prior (:meth:`Adapter.prior_for`), runs the batch with per-image statistics, and
+hands each Adapter its frame's statistics back (:meth:`Adapter.learn`); :meth:`segment_frame` is
+the same two steps around one call.
 """
 
 from __future__ import annotations
@@ -77,14 +81,31 @@ class Adapter:
         if style_fn is None:
             raise EdgeDGError(f"mode {self.mode} needs a style function")
         style = np.asarray(style_fn(batch), dtype=np.float32)[0]
-        shift = self.bank.shift_score(style)
         if self.mode == "sib-exact":
-            return self._segment_exact(batch, style, shift, segment_fn)
+            return self._segment_exact(batch, style, self.bank.shift_score(style), segment_fn)
+        prior, info = self.prior_for(style)
+        outputs = segment_fn(batch, prior)
+        self.learn(style, outputs["frame_stats"], batch[0])
+        return outputs, info
+
+    def prior_for(self, style: np.ndarray | None) -> tuple[np.ndarray, StepInfo]:
+        """The [3, S] prior of one frame whose style [2, C] is ``style`` (None: no style graph
+        ran; only ``source`` and ``target`` allow it), and the step info. Not for `sib-exact`,
+        whose frame brings stored images instead (:meth:`segment_frame`)."""
+        shift = float("nan") if style is None else self.bank.shift_score(style)
+        if self.mode in ("source", "target"):
+            prior = self.source.prior() if self.mode == "source" else self.source.batch_prior()
+            return prior, StepInfo(shift, 0)
+        if self.mode == "sib-exact" or style is None:
+            raise EdgeDGError(f"mode {self.mode} needs the style and its own segment call")
         indices = self.bank.select(style) if self.mode == "sib" else self.bank.recent()
-        outputs = segment_fn(batch, self.bank.prior(indices))
-        # a bank that keeps images (filled in sib-exact) keeps them in sib / qib too
-        self.bank.add(style, outputs["frame_stats"], batch[0] if self.bank.keep_images else None)
-        return outputs, StepInfo(shift, int(indices.shape[0]))
+        return self.bank.prior(indices), StepInfo(shift, int(indices.shape[0]))
+
+    def learn(self, style: np.ndarray | None, frame_stats: np.ndarray, image: np.ndarray) -> None:
+        """What the bank keeps of a segmented frame (``sib`` / ``qib``): its style, its frame
+        statistics [2, S] and, for a bank that keeps images (filled in sib-exact), the image."""
+        if self.mode in ("sib", "qib") and style is not None:
+            self.bank.add(style, frame_stats, image if self.bank.keep_images else None)
 
     def _segment_plain(
         self, batch: np.ndarray, style_fn: StyleFn | None, segment_fn: SegmentFn

@@ -23,8 +23,10 @@ from edgedg_runtime.fileio import sha256_file
 from edgedg_runtime.layout import StatLayout
 from edgedg_runtime.names import GRAPH_NAMES
 
-SCHEMA_VERSION = 1
-KNOWN_SCHEMAS = (1,)
+# 2: segment.onnx takes a per-image `norm_prior` [N, 3, S] and `batch_mix` [N, N] and gives
+#    `frame_stats` [N, 2, S] (schema 1: one pooled batch, [3, S] and [2, S])
+SCHEMA_VERSION = 2
+KNOWN_SCHEMAS = (2,)
 CONTRACT_FILE = "contract.json"
 SOURCE_STATS_FILE = "source_stats.npz"
 _REEXPORT = "re-export the model directory with `edgedg export CHECKPOINT --out DIR`"
@@ -212,7 +214,14 @@ def _named(items: tuple[TensorInfo, ...], name: str, what: str) -> TensorInfo:
 def _check_schema(data: Any) -> None:
     if not isinstance(data, dict) or "schema_version" not in data:
         raise ContractError(f"contract.json has no schema_version; {_REEXPORT}")
-    if data["schema_version"] not in KNOWN_SCHEMAS:
+    version = data["schema_version"]
+    if isinstance(version, int) and version < min(KNOWN_SCHEMAS):
+        raise ContractError(
+            f"contract.json has schema_version {version}, written by an older edgedg whose "
+            "segment graph takes one pooled prior; this edgedg feeds per-image statistics "
+            f"(schema {SCHEMA_VERSION}): re-export it with `edgedg export CHECKPOINT --out DIR`"
+        )
+    if version not in KNOWN_SCHEMAS:
         raise ContractError(
             f"contract.json has schema_version {data['schema_version']!r}, this edgedg knows "
             f"{list(KNOWN_SCHEMAS)}: re-export with this edgedg version "

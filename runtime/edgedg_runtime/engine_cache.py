@@ -127,16 +127,18 @@ class EngineKey:
 
 
 def profiles_for(contract: Contract, graph: str, opt_batch: int = 1) -> tuple[Profile, ...]:
-    """One profile per input with a symbolic batch dim ("N"): N in 1..contract.max_batch."""
+    """One profile per input with a symbolic batch dim ("N", in any position: `batch_mix` is
+    [N, N]): N in 1..contract.max_batch."""
     top = contract.max_batch
     profiles = []
     for t in contract.graph(graph).inputs:
         if all(isinstance(d, int) for d in t.shape):
-            continue  # static inputs (norm_prior) need no profile
-        fixed = tuple(int(d) for d in t.shape[1:])
-        profiles.append(
-            Profile(t.name, (1,) + fixed, (min(opt_batch, top),) + fixed, (top,) + fixed)
-        )
+            continue  # static inputs need no profile
+
+        def at(n: int, shape: tuple = t.shape) -> tuple:
+            return tuple(n if isinstance(d, str) else int(d) for d in shape)
+
+        profiles.append(Profile(t.name, at(1), at(min(opt_batch, top)), at(top)))
     return tuple(profiles)
 
 

@@ -19,6 +19,7 @@ a symlink, an oversized or deeply nested file in its place is corrupt, re-measur
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import json
 import logging
@@ -68,32 +69,35 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()  # ARM's cpuinfo has no model name
 
 
-def cache_key(graph: str, threads: int | None, graph_sha256: str | None = None) -> str:
+def cache_key(
+    graph: str, threads: int | None, graph_sha256: str | None = None, batch: int = 1
+) -> str:
     """sha256 over the graph's bytes (``graph_sha256`` when already known), ONNX Runtime's
-    version, the CPU and the thread setting."""
+    version, the CPU, the thread setting and the batch size the graph runs at (a rig of 4
+    cameras runs N = 4: another best layout)."""
     import onnxruntime
 
     digest = graph_sha256 or fileio.sha256_file(graph)
     parts = [digest, onnxruntime.__version__, cpu_model(), os.cpu_count()]
-    parts.append(threads)
+    parts += [threads, int(batch)]
     return hashlib.sha256(json.dumps(parts).encode("utf-8")).hexdigest()
 
 
-def synthetic_feeds(session: object) -> dict:
-    """Zeros for every input of ``session``: dynamic dims 1, uint8 where the graph says uint8,
-    else float32 (a zero ``norm_prior`` gives finite outputs: the variance floor is eps)."""
+def synthetic_feeds(session: object, batch: int = 1) -> dict:
+    """Zeros for every input of ``session``: dynamic dims ``batch``, uint8 where the graph says
+    uint8, else float32 (a zero ``norm_prior`` gives finite outputs: the variance floor is eps)."""
     feeds = {}
     for arg in session.get_inputs():
-        shape = [d if isinstance(d, int) and d > 0 else 1 for d in arg.shape]
+        shape = [d if isinstance(d, int) and d > 0 else batch for d in arg.shape]
         dtype = np.uint8 if arg.type == "tensor(uint8)" else np.float32
         feeds[arg.name] = np.zeros(shape, dtype)
     return feeds
 
 
-def measure_ms(sessions: dict[str, object], runs: int = 3) -> dict[str, float]:
+def measure_ms(sessions: dict[str, object], runs: int = 3, batch: int = 1) -> dict[str, float]:
     """Median ms per layout of ``runs`` runs each, alternating between the layouts so that a load
     change on the machine hits both alike; one untimed run each first (allocations)."""
-    feeds = synthetic_feeds(next(iter(sessions.values())))
+    feeds = synthetic_feeds(next(iter(sessions.values())), batch)
     for session in sessions.values():
         session.run(None, feeds)
     times: dict = {layout: [] for layout in sessions}
@@ -118,12 +122,14 @@ def choose_session(
     measure: Measure | None = None,
     cache_dir: str | None = None,
     graph_sha256: str | None = None,
+    batch: int = 1,
 ) -> tuple[object, str]:
     """(session, layout) for ``graph``: the cached layout built once, or both built, measured
     with ``measure(sessions, runs)`` (default :func:`measure_ms`), the faster kept and the
-    choice cached in ``cache_dir`` (see :func:`cache_path`)."""
-    measure = measure or measure_ms
-    key = cache_key(graph, threads, graph_sha256)
+    choice cached in ``cache_dir`` (see :func:`cache_path`). ``batch``: the images per call
+    the graph will run (part of the key)."""
+    measure = measure or functools.partial(measure_ms, batch=batch)
+    key = cache_key(graph, threads, graph_sha256, batch)
     try:
         path: str | None = cache_path(graph, cache_dir)
     except UnsafePathError as exc:

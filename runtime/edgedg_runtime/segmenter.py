@@ -11,15 +11,16 @@ does per-frame work only: check + resize the frame, run the adaptation step (sty
 selection, segment graph), resize the labels back.
 
 Thread safety: a Segmenter holds one bank and one session/context per graph and is NOT safe to
-call from two threads at once. Use one Segmenter per camera (they may share nothing but the
-model directory); call it from the thread that reads that camera.
+call from two threads at once. For several cameras use one ``Rig`` (edgedg_runtime.rig): one
+session per graph, one bank per camera, the cameras' frames in one batch. A Segmenter is the
+rig's core and runs its frame through the same batch step (``edgedg_runtime.batch``).
 """
 
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -27,8 +28,9 @@ from edgedg_runtime.adapt import BANK_MODES, MODES, Adapter
 from edgedg_runtime.backends import Backend, create_backend, resolve_kind
 from edgedg_runtime.backends.ort import check_layout
 from edgedg_runtime.bank import BankOptions, SourceStats, StyleBank, load_bank
+from edgedg_runtime.batch import check_frame, segment_batch
 from edgedg_runtime.contract import Contract, load_contract, load_source_stats
-from edgedg_runtime.errors import BankError, ContractError, EdgeDGError, FrameError, require
+from edgedg_runtime.errors import BankError, ContractError, EdgeDGError, require
 from edgedg_runtime.verified_graph import graph_from_model_dir
 
 BACKEND_NAMES = {"ort": "ONNX Runtime", "trt": "TensorRT"}
@@ -39,33 +41,15 @@ class Result:
     """One segmented frame. ``labels`` uint8 [h, w] at the frame's own size; ``shift`` the
     symmetric-KL distance of the frame's style from the source style (nan in ``source`` and
     ``target`` modes, which run no style graph); ``timings`` ms per stage; ``k`` bank entries
-    (or stored images) that joined the frame."""
+    (or stored images) that joined the frame. From a ``Rig``: ``camera`` its name, ``stamp`` the
+    caller's sequence number or capture time, ``timings`` those of the batch the frame was in."""
 
     labels: np.ndarray
     shift: float
     timings: dict[str, float] = field(default_factory=dict)
     k: int = 0
-
-
-def check_frame(frame: object) -> np.ndarray:
-    """The frame as a uint8 [H, W, 3] array, or a FrameError that says what is wrong."""
-    if frame is None:
-        raise FrameError("the frame is None: the camera or file delivered no image")
-    if not isinstance(frame, np.ndarray):
-        raise FrameError(f"a frame must be a numpy array, got {type(frame).__name__}")
-    if frame.size == 0:
-        raise FrameError(f"the frame is empty (shape {list(frame.shape)})")
-    if frame.dtype != np.uint8:
-        raise FrameError(
-            f"the frame is {frame.dtype}; give uint8 BGR as OpenCV reads it "
-            "(e.g. np.clip(x, 0, 255).astype(np.uint8))"
-        )
-    if frame.ndim != 3 or frame.shape[2] != 3:
-        raise FrameError(
-            f"the frame has shape {list(frame.shape)}; give [H, W, 3] BGR (gray: "
-            "cv2.cvtColor(f, cv2.COLOR_GRAY2BGR); BGRA: cv2.COLOR_BGRA2BGR)"
-        )
-    return frame
+    camera: str = ""
+    stamp: Any = None
 
 
 class Segmenter:
@@ -85,6 +69,8 @@ class Segmenter:
     in the model directory, or ``$EDGEDG_ENGINE_DIR``; an ``engines`` symlink is never
     followed). ``trust_key``: a PEM Ed25519 public key (default ``$EDGEDG_TRUST_KEY``); with one,
     only a model directory whose contract it signed is opened (DESIGN 2, "Trust").
+    ``batch``: the images per call ``auto`` measures the layout at (a Rig passes its cameras,
+    up to the contract's max_batch; part of the layout cache key).
     """
 
     def __init__(
@@ -99,6 +85,7 @@ class Segmenter:
         ort_layout: str = "auto",
         engine_dir: str | None = None,
         trust_key: str | None = None,
+        batch: int = 1,
     ):
         if norm not in MODES:
             raise EdgeDGError(f"unknown norm mode '{norm}': choose one of {', '.join(MODES)}")
@@ -110,6 +97,7 @@ class Segmenter:
         self.source = SourceStats.from_layout(self.contract.stat_layout, stats, style)
         self.backend_kind = resolve_kind(backend)
         self._ort_layout = check_layout(ort_layout)
+        self._batch = max(1, min(int(batch), self.contract.max_batch))
         self._cv2 = require("cv2", "camera", "Resizing frames")
         self._backends: dict[str, Backend] = {}
         self.adapter: Adapter | None = None
@@ -139,7 +127,8 @@ class Segmenter:
             self._open_graph("plain", threads).expect(image, labels)
             return
         stats = dict(labels, frame_stats="float32")
-        self._open_graph("segment", threads).expect(dict(image, norm_prior="float32"), stats)
+        inputs = dict(image, norm_prior="float32", batch_mix="float32")
+        self._open_graph("segment", threads).expect(inputs, stats)
         if self.norm not in ("source", "target"):
             self._open_graph("style", threads).expect(image, {"style": "float32"})
         if isinstance(bank, str):
@@ -162,6 +151,7 @@ class Segmenter:
             options["cache_dir"] = self._engine_dir
             # style is a few ms: measuring it would cost more than any layout could save
             options["layout"] = "nchwc" if name == "style" else self._ort_layout
+            options["batch"] = self._batch
         self._backends[name] = create_backend(path, self.backend_kind, threads, **options).open()
         self._check_shapes(self._backends[name])
         return self._backends[name]
@@ -173,8 +163,9 @@ class Segmenter:
         h, w, s = c.input.height, c.input.width, c.stat_layout.total
         want = {
             "image": (None, h, w, 3),
-            "norm_prior": (3, s),
-            "frame_stats": (2, s),
+            "norm_prior": (None, 3, s),
+            "batch_mix": (None, None),
+            "frame_stats": (None, 2, s),
             "style": (None, 2, c.style.channels),
             "labels": (None, h, w),
             "logits": (None, c.model.num_classes, None, None),
@@ -204,23 +195,8 @@ class Segmenter:
     # per frame ----------------------------------------------------------------------------
     def __call__(self, frame: np.ndarray) -> Result:
         """Segment one BGR uint8 frame [h, w, 3] of any size; see :class:`Result`."""
-        t0 = time.perf_counter()
-        frame = check_frame(frame)
-        h, w = frame.shape[:2]
-        image = frame
-        if (w, h) != self._size:
-            image = self._cv2.resize(frame, self._size, interpolation=self._cv2.INTER_LINEAR)
-        image = np.ascontiguousarray(image)
-        timings = {"preprocess": _ms(t0)}
-        labels, shift, k = self._run(image, timings)
-        t1 = time.perf_counter()
-        self._check_classes(labels)
-        labels = labels.astype(np.uint8, copy=False)
-        if labels.shape != (h, w):
-            labels = self._cv2.resize(labels, (w, h), interpolation=self._cv2.INTER_NEAREST)
-        timings["postprocess"] = _ms(t1)
-        timings["total"] = _ms(t0)
-        return Result(labels, shift, timings, k)
+        (out,) = segment_batch(self, [self.adapter], [frame])
+        return Result(out.labels, out.shift, out.timings, out.k)
 
     segment = __call__
 
@@ -236,31 +212,28 @@ class Segmenter:
                 "these graphs; re-export the model directory with `edgedg export`"
             )
 
-    def _run(self, image: np.ndarray, timings: dict[str, float]):
-        """Labels [h, w], shift score and k of one input-size image; fills the graph stages of
-        ``timings`` from the backends' own times and ``select`` with the rest of the step."""
-        if self.adapter is None:  # source: the folded plain graph
-            plain = self._backends["plain"]
-            labels = plain.infer({"image": self._feed(image[None])})["labels"]
-            timings["segment"] = plain.last_ms
-            return labels[0], float("nan"), 0
-        t = time.perf_counter()
-        style = self._style if "style" in self._backends else None
-        outputs, info = self.adapter.segment_frame(image, style, self._segment)
-        step = _ms(t)
-        graphs = self._backends["segment"].last_ms
-        if style is not None:
-            timings["style"] = self._backends["style"].last_ms
-            graphs += timings["style"]
-        timings["select"] = max(0.0, step - graphs)
-        timings["segment"] = self._backends["segment"].last_ms
-        return outputs["labels"][0], float(info.shift_score), int(info.k)
-
     def _style(self, images: np.ndarray) -> np.ndarray:
         return self._backends["style"].infer({"image": self._feed(images)})["style"]
 
     def _segment(self, images: np.ndarray, prior: np.ndarray) -> dict[str, np.ndarray]:
-        return self._backends["segment"].infer({"image": self._feed(images), "norm_prior": prior})
+        """One pooled batch (the Adapter's segment function): every image gets ``prior`` [3, S]
+        and the batch's pooled statistics; frame_stats [2, S]."""
+        n = images.shape[0]
+        priors = np.ascontiguousarray(np.broadcast_to(prior, (n,) + prior.shape), np.float32)
+        mix = np.full((n, n), 1.0 / n, np.float32)
+        out = self._infer_segment(images, priors, mix)
+        out["frame_stats"] = out["frame_stats"][0]
+        return out
+
+    def _segment_each(self, images: np.ndarray, priors: np.ndarray) -> dict[str, np.ndarray]:
+        """Each image with its own statistics and prior ``priors`` [N, 3, S]; frame_stats
+        [N, 2, S]."""
+        mix = np.eye(images.shape[0], dtype=np.float32)
+        return self._infer_segment(images, priors.astype(np.float32, copy=False), mix)
+
+    def _infer_segment(self, images, priors, mix) -> dict[str, np.ndarray]:
+        feeds = {"image": self._feed(images), "norm_prior": priors, "batch_mix": mix}
+        return self._backends["segment"].infer(feeds)
 
     def _feed(self, images: np.ndarray) -> np.ndarray:
         return images.astype(np.float32) if self._float_input else images
@@ -326,10 +299,6 @@ def _fits(have: tuple, want: tuple) -> bool:
     if len(have) != len(want):
         return False
     return all(not isinstance(a, int) or a < 0 or b is None or a == b for a, b in zip(have, want))
-
-
-def _ms(t0: float) -> float:
-    return (time.perf_counter() - t0) * 1000.0
 
 
 __all__ = ["BANK_MODES", "MODES", "BankOptions", "Result", "Segmenter", "check_frame"]

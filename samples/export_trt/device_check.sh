@@ -106,6 +106,16 @@ else
     skip stream "no synthetic video was written (see logs/synth_video.log)"
 fi
 
+# --- two cameras in one rig: one model, one batched call per tick, a bank each --------------------
+if [[ -n "$VIDEO" ]]; then
+    step stream_rig edgedg stream "$OUT/model-fp32" --camera a="$VIDEO" --camera b="$VIDEO" \
+        --out "$OUT/rig" --norm sib --bank-dir "$OUT/rig-banks" --max-frames "$FRAMES" --profile 100
+else
+    skip stream_rig "no synthetic video was written (see logs/synth_video.log)"
+fi
+step bench_rig edgedg bench "$OUT/model-fp32" --cameras 1,2 --frames "$BENCH_FRAMES" \
+    --json "$OUT/bench_rig.json"
+
 # --- the report -----------------------------------------------------------------------------------
 "$PYTHON" - "$OUT" "$BACKBONE" "$IMGSZ" "$FRAMES" << 'EOF'
 import json, os, platform, sys, time
@@ -137,7 +147,7 @@ report = {
     "steps": steps,
     "failed": [s["step"] for s in steps if s["status"] == "failed"],
     "doctor": load("doctor.json"),
-    "bench": {k: load(f"bench_{k}.json") for k in ("trt_fp32", "trt_fp16", "ort")},
+    "bench": {k: load(f"bench_{k}.json") for k in ("trt_fp32", "trt_fp16", "ort", "rig")},
     "stream": {"frames": int(frames), "summary": stream},
 }
 with open(os.path.join(out, ".report.json.tmp"), "w") as f:

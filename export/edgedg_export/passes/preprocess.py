@@ -28,7 +28,7 @@ def add_preprocessing(
     if io not in IO_DTYPES:
         raise ValueError(f"io must be one of {sorted(IO_DTYPES)}, got {io!r}")
     graph = gs.import_onnx(model)
-    (old,) = [t for t in graph.inputs if t.name != "norm_prior"]
+    (old,) = [t for t in graph.inputs if t.name not in ("norm_prior", "batch_mix")]
     n, _, h, w = old.shape
     image = gs.Variable(IMAGE, dtype=IO_DTYPES[io], shape=(n, h, w, 3))
     x = (

@@ -115,10 +115,12 @@ class OrtBackend(Backend):
         layout: str = "nchwc",
         graph: VerifiedGraph | None = None,
         cache_dir: str | None = None,
+        batch: int = 1,
     ):
         super().__init__(path)
         self.graph = graph  # the verified bytes to run (None: read ``path`` once, at open)
         self.cache_dir = cache_dir  # where ``auto`` caches its choice (None: engines/)
+        self.batch = int(batch)  # the images per call ``auto`` measures the layouts at
         self.providers = providers
         self.threads = threads
         self.spin = spin
@@ -139,7 +141,12 @@ class OrtBackend(Backend):
         if layout == "auto":
             build = functools.partial(self._new_session, ort, graph=graph, providers=providers)
             self._session, self._layout = ort_layout.choose_session(
-                self.path, build, self.threads, cache_dir=self.cache_dir, graph_sha256=graph.sha256
+                self.path,
+                build,
+                self.threads,
+                cache_dir=self.cache_dir,
+                graph_sha256=graph.sha256,
+                batch=self.batch,
             )
         else:
             self._session = self._new_session(ort, layout, graph, providers)
