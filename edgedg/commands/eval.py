@@ -8,7 +8,7 @@ MODES = ("source", "target", "sib", "sib-exact", "qib", "tn-batch")
 
 
 @click.command("eval")
-@click.argument("checkpoint", type=click.Path(dir_okay=False))
+@click.argument("checkpoint", type=click.Path())
 @click.option("--target", "targets", multiple=True, required=True, help="FORMAT:PATH (repeat).")
 @click.option(
     "--norm",
@@ -41,6 +41,13 @@ MODES = ("source", "target", "sib", "sib-exact", "qib", "tn-batch")
     default=None,
     help="Write Cityscapes labelId PNGs and overlays (first run of each mode).",
 )
+@click.option(
+    "--precision",
+    type=click.Choice(("fp32", "fp16", "int8")),
+    default="fp32",
+    show_default=True,
+    help="Model directory only: which of its graphs (variants) ONNX Runtime runs.",
+)
 @click.option("--chart", type=click.Path(dir_okay=False), default=None, help="Per-class IoU PNG.")
 def cli(
     checkpoint,
@@ -56,11 +63,16 @@ def cli(
     limit,
     report,
     save_pred,
+    precision,
     chart,
 ) -> None:
-    """Evaluate CHECKPOINT on target domains mixed into one stream, in each norm mode."""
+    """Evaluate CHECKPOINT (or an exported MODEL_DIR, on ONNX Runtime at its input size) on target
+    domains mixed into one stream, in each norm mode."""
+    import os
+
     from edgedg.evaluate import report as out
     from edgedg.evaluate.runner import EvalConfig, evaluate_checkpoint
+    from edgedg_runtime.errors import EdgeDGError
 
     cfg = EvalConfig(
         tuple(dict.fromkeys(modes)),
@@ -73,8 +85,16 @@ def cli(
         limit,
         save_pred,
     )
-    result = evaluate_checkpoint(checkpoint, targets, cfg, split, log=click.echo)
-    click.echo(f"protocol {protocol}, input {result['input_size']}, mIoU % (mean +- std)")
+    if os.path.isdir(checkpoint):
+        from edgedg.evaluate.model_dir_eval import evaluate_model_dir
+
+        result = evaluate_model_dir(checkpoint, targets, cfg, split, precision, log=click.echo)
+    elif precision != "fp32":
+        raise EdgeDGError("--precision selects a model directory's graphs: pass a MODEL_DIR")
+    else:
+        result = evaluate_checkpoint(checkpoint, targets, cfg, split, log=click.echo)
+    where = f", {precision} graphs" if os.path.isdir(checkpoint) else ""
+    click.echo(f"protocol {protocol}, input {result['input_size']}{where}, mIoU % (mean +- std)")
     click.echo(out.format_table(result))
     if report:
         out.write_json(report, result)

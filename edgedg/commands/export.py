@@ -32,6 +32,29 @@ def _imgsz(value: str | None) -> tuple[int, int] | None:
     help="Image input dtype; float: float32 image (0..255) and int32 labels.",
 )
 @click.option("--simplify", is_flag=True, help="Run onnxsim (kept only if the I/O is intact).")
+@click.option(
+    "--int8", is_flag=True, help="Also write Q/DQ INT8 variants of segment and plain (calibrated)."
+)
+@click.option(
+    "--calib",
+    multiple=True,
+    help="FORMAT:PATH of calibration images (repeat; default: the checkpoint's training sources).",
+)
+@click.option("--calib-images", default=32, show_default=True, help="Calibration images.")
+@click.option(
+    "--calib-method",
+    type=click.Choice(["minmax", "entropy", "percentile"]),
+    default="minmax",
+    show_default=True,
+    help="How activation ranges are found.",
+)
+@click.option(
+    "--calib-mode",
+    type=click.Choice(["target", "source", "sib"]),
+    default="target",
+    show_default=True,
+    help="Statistics mode the segment graph is calibrated in (the mode it will run).",
+)
 @click.option("--trt", is_flag=True, help="Also build TensorRT engines into MODEL_DIR/engines.")
 @click.option(
     "--precision",
@@ -60,6 +83,11 @@ def cli(
     max_batch,
     io,
     simplify,
+    int8,
+    calib,
+    calib_images,
+    calib_method,
+    calib_mode,
     trt,
     precision,
     half,
@@ -68,12 +96,16 @@ def cli(
     trt_versions,
 ) -> None:
     """Export CHECKPOINT to MODEL_DIR: style/segment/plain ONNX, contract.json, source stats."""
+    from edgedg_export.calibrate import Int8Options
     from edgedg_export.model_dir import ExportOptions, export_model_dir
     from edgedg_export.trt import EngineOptions
     from edgedg_export.trt_check import check_model_dir, versions_for
 
     versions = versions_for(trt_versions)  # a bad name fails before the export
-    options = ExportOptions(_imgsz(imgsz), opset, logits, max_batch, io, None, simplify)
+    if calib and not int8:
+        raise EdgeDGError("--calib calibrates the INT8 graphs: add --int8")
+    quant = Int8Options(tuple(calib), calib_images, calib_method, calib_mode) if int8 else None
+    options = ExportOptions(_imgsz(imgsz), opset, logits, max_batch, io, None, simplify, int8=quant)
     engines = EngineOptions("fp16" if half else precision, workspace, timing_cache) if trt else None
     contract = export_model_dir(checkpoint, out, options, engines=engines)
     seg = contract.graph("segment")

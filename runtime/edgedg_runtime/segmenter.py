@@ -31,6 +31,8 @@ from edgedg_runtime.contract import Contract, load_contract, load_source_stats
 from edgedg_runtime.errors import BankError, ContractError, EdgeDGError, FrameError, require
 
 BACKEND_NAMES = {"ort": "ONNX Runtime", "trt": "TensorRT"}
+PRECISIONS = (None, "fp32", "fp16", "int8")
+VARIANT_GRAPHS = ("segment", "plain")  # the graphs every precision must have a variant of
 
 
 @dataclass
@@ -80,6 +82,10 @@ class Segmenter:
     ``ort_layout``: auto | nchwc | nchw, the ONNX Runtime CPU layout of the segment or plain
     graph (``OrtBackend``; auto: the faster, measured once per graph and machine and cached in
     ``engines/ort-layout.json``). The small style graph always runs nchwc; TensorRT ignores it.
+    ``precision``: None (ONNX Runtime: the FP32 graphs; TensorRT: an engine already built in any
+    precision, else FP32) | fp32 | fp16 | int8. On ONNX Runtime fp16 / int8 run the graphs'
+    variants of that name (int8: the Q/DQ segment and plain of ``edgedg export --int8``; the
+    style graph has none and runs FP32); on TensorRT the engine is built in that precision.
     """
 
     def __init__(
@@ -92,7 +98,11 @@ class Segmenter:
         threads: int | None = None,
         fold_source: bool = True,
         ort_layout: str = "auto",
+        precision: str | None = None,
     ):
+        if precision not in PRECISIONS:
+            raise EdgeDGError(f"unknown precision {precision!r}: choose one of {PRECISIONS[1:]}")
+        self.precision = precision
         if norm not in MODES:
             raise EdgeDGError(f"unknown norm mode '{norm}': choose one of {', '.join(MODES)}")
         self.model_dir, self.norm = str(model_dir), norm
@@ -143,14 +153,29 @@ class Segmenter:
         if self.backend_kind == "trt":  # the engine of this graph, found or built (cached)
             from edgedg_runtime.engine_build import engine_for
 
-            path = str(engine_for(self.model_dir, None, name))
+            precision = self.precision if name in VARIANT_GRAPHS else None
+            path = str(engine_for(self.model_dir, precision, name))
         else:
-            path = os.path.join(self.model_dir, self.contract.graph(name).file)
+            path = os.path.join(self.model_dir, self._graph_file(name))
             # style is a few ms: measuring it would cost more than any layout could save
             options["layout"] = "nchwc" if name == "style" else self._ort_layout
         self._backends[name] = create_backend(path, self.backend_kind, threads, **options).open()
         self._check_shapes(self._backends[name])
         return self._backends[name]
+
+    def _graph_file(self, name: str) -> str:
+        """The ONNX file ONNX Runtime runs for ``graph`` in this precision."""
+        info = self.contract.graph(name)
+        if self.precision in (None, "fp32"):
+            return info.file
+        if self.precision in info.variants:
+            return info.variants[self.precision]
+        if name not in VARIANT_GRAPHS:
+            return info.file  # the style graph has no INT8 variant: it stays FP32
+        raise ContractError(
+            f"the model directory has no {self.precision} variant of '{name}': re-export it "
+            f"with `edgedg export CHECKPOINT --out {self.model_dir} --{self.precision}`"
+        )
 
     def _check_shapes(self, backend: Backend) -> None:
         """Refuse a graph whose fixed I/O dimensions differ from what the contract implies
@@ -291,7 +316,11 @@ class Segmenter:
         """One line: mode, backend (ONNX Runtime: provider, CPU layout), model and input size."""
         layout = f", {self.ort_layout} layout" if self.ort_layout else ""
         h, w = self.input_size
-        return f"norm {self.norm} on {self.runs_on}{layout}, {self.contract.model.name} at {h}x{w}"
+        precision = f" {self.precision}" if self.precision else ""
+        return (
+            f"norm {self.norm}{precision} on {self.runs_on}{layout}, {self.contract.model.name} "
+            f"at {h}x{w}"
+        )
 
     def close(self) -> None:
         """Release the backends. The bank stays readable."""
