@@ -9,11 +9,13 @@ PIP_C := -m pip install --quiet -c $(CONSTRAINTS)
 # The CPU build of torch; set TORCH_SPEC (and PIP_EXTRA) to choose another build.
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
-# A second venv with only the runtime's extras (no torch, no onnx): the runtime's tests must pass
-# there, as on a vehicle.
+# A second venv with exactly the runtime distribution (./runtime, not installed in place) and its
+# vehicle extras: no torch, no onnx, no edgedg. The runtime's tests run there with the repository
+# root off the import path (pytest's own script, not `python -m pytest`), as on a vehicle.
 RUNTIME_VENV ?= .venv-runtime
 RUNTIME_PY := $(RUNTIME_VENV)/bin/python
 RUNTIME_STAMP := $(RUNTIME_VENV)/.installed
+RUNTIME_SRC := $(shell find runtime -name '*.py' -o -name '*.toml' -o -name '*.json' | grep -v /build/)
 RUNTIME_TESTS := tests/test_runtime_*.py tests/test_contract_load.py tests/test_bank_core.py \
 	tests/test_bank_adapt.py tests/test_bank_integrity.py
 
@@ -23,14 +25,15 @@ $(STAMP): pyproject.toml Makefile $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) $(PIP_C) --upgrade pip setuptools
 	$(PY) $(PIP_C) "$(TORCH_SPEC)"
-	$(PY) $(PIP_C) --no-build-isolation -e ".[all,dev]"
+	$(PY) $(PIP_C) --no-build-isolation -e ./runtime -e ".[all,dev]"
 	touch $(STAMP)
 
-$(RUNTIME_STAMP): pyproject.toml Makefile $(CONSTRAINTS)
+$(RUNTIME_STAMP): Makefile $(CONSTRAINTS) $(RUNTIME_SRC)
 	$(PYTHON) -m venv $(RUNTIME_VENV)
 	echo '*' > $(RUNTIME_VENV)/.gitignore
 	$(RUNTIME_PY) $(PIP_C) --upgrade pip setuptools
-	$(RUNTIME_PY) $(PIP_C) --no-build-isolation -e ".[ort,camera]" pytest pytest-timeout
+	$(RUNTIME_PY) $(PIP_C) --no-build-isolation --force-reinstall --no-deps ./runtime
+	$(RUNTIME_PY) $(PIP_C) --no-build-isolation "./runtime[ort,camera,cli]" pytest pytest-timeout
 	touch $(RUNTIME_STAMP)
 
 install: $(STAMP)
@@ -47,11 +50,11 @@ test: $(STAMP) lint
 	$(MAKE) test-runtime
 
 test-runtime: $(RUNTIME_STAMP)
-	@$(RUNTIME_PY) -c "import importlib.util as u, sys; \
-	bad = [m for m in ('torch', 'onnx') if u.find_spec(m)]; \
+	@$(RUNTIME_PY) -I -c "import importlib.util as u, sys; \
+	bad = [m for m in ('torch', 'onnx', 'edgedg', 'edgedg_export') if u.find_spec(m)]; \
 	sys.exit('$(RUNTIME_VENV) has %s: the runtime must be tested without them; \
 	rm -rf $(RUNTIME_VENV) and run make test-runtime again' % bad if bad else 0)"
-	EDGEDG_RUNTIME_ONLY=1 $(RUNTIME_PY) -m pytest -q $(RUNTIME_TESTS)
+	EDGEDG_RUNTIME_ONLY=1 $(RUNTIME_VENV)/bin/pytest -q $(RUNTIME_TESTS)
 
 # Refresh constraints.txt: the newest versions the extras' ranges admit, in a throwaway venv.
 # Run make test afterwards and commit the file with what it changed.
@@ -60,11 +63,11 @@ lock:
 	$(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/python -m pip install --quiet --upgrade pip setuptools
 	.venv-lock/bin/python -m pip install --quiet "$(TORCH_SPEC)"
-	.venv-lock/bin/python -m pip install --quiet -e ".[all,dev]"
+	.venv-lock/bin/python -m pip install --quiet -e ./runtime -e ".[all,dev]"
 	{ sed -n '/^#/p' $(CONSTRAINTS); .venv-lock/bin/python -m pip freeze --all --exclude-editable \
 	  | sed 's/^\(torch==[^+]*\)+.*/\1/'; } > $(CONSTRAINTS).new
 	mv $(CONSTRAINTS).new $(CONSTRAINTS)
 	rm -rf .venv-lock
 
 clean:
-	rm -rf $(VENV) $(RUNTIME_VENV) demo-out .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(RUNTIME_VENV) demo-out .pytest_cache .ruff_cache runtime/build

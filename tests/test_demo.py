@@ -157,6 +157,8 @@ def _report(run: str) -> dict:
             "input": [64, 128],
             "frames": 5,
             "plain_ms": 1.0,
+            "target_ms": 1.02,
+            "target_to_plain": 1.02,
             "sib_ms": 1.05,
             "sib_to_plain": 1.05,
         },  # fmt: skip
@@ -167,7 +169,9 @@ def _report(run: str) -> dict:
 def test_summary_reports_the_numbers():
     text = format_summary(_report("full"))
     assert "| MLDG | 11.0 | 20.0 | 21.0 |" in text and "| AGG | 10.0 | 12.0 | 13.0 |" in text
-    assert "MLDG +10.0 mIoU points" in text and "1.05x (within the 1.10x goal)" in text
+    assert "MLDG +10.0 mIoU points" in text
+    assert "target / plain = **1.02x**, sib / plain = **1.05x**" in text
+    assert "goal" not in text  # no verdict against a real backbone's goal for a tiny model
     assert "smoke run" not in text
     assert "edgedg stream demo-out/models/mldg demo-out/data/video/night.mp4" in text
     assert "smoke run" in format_summary(_report("quick"))
@@ -191,10 +195,11 @@ def test_quick_demo_end_to_end(tmp_path):
         for mode in ("source", "target", "sib"):
             assert 0.0 <= report["miou"][method][mode] <= 1.0
     assert report["latency"]["sib_to_plain"] > 0 and report["run"] == "quick"
+    assert report["latency"]["target_to_plain"] > 0
     assert report["video"]["frames"] == DemoConfig.quick("x").video_frames
     figure = cv2.imread(str(out / "side_by_side.png"))
-    assert figure is not None and figure.shape[1] == 4 * TILE_WIDTH
-    cap = cv2.VideoCapture(str(out / "overlay_sib.mp4"))
+    assert figure is not None and figure.shape[1] == 5 * TILE_WIDTH  # frame, truth, 3 modes
+    cap = cv2.VideoCapture(str(out / "overlay_target.mp4"))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == report["video"]["frames"]
     cap.release()
     summary = (out / "summary.md").read_text()

@@ -106,7 +106,7 @@ def test_doctor_json_never_crashes() -> None:
 
 
 def test_doctor_explains_missing_tensorrt(monkeypatch) -> None:
-    from edgedg import doctor
+    from edgedg_runtime import doctor
 
     real_import = doctor._import
     monkeypatch.setattr(

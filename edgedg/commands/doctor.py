@@ -1,8 +1,6 @@
-"""`edgedg doctor`."""
+"""`edgedg doctor`: the runtime's doctor plus the training box's packages."""
 
 from __future__ import annotations
-
-import json
 
 import click
 
@@ -12,9 +10,6 @@ import click
 def cli(as_json: bool) -> None:
     """What this machine can run (torch, ONNX Runtime, TensorRT, OpenCV, Jetson) and what to add."""
     from edgedg import doctor
+    from edgedg_runtime.cli.doctor import print_findings
 
-    findings = doctor.run_checks()
-    if as_json:
-        click.echo(json.dumps(doctor.as_json(findings), indent=2))
-    else:
-        click.echo(doctor.format_table(findings))
+    print_findings(doctor.run_checks(), as_json)

@@ -4,7 +4,7 @@ elapsed since the start, and its duration when done.
 
 Layout of the output folder::
 
-    OUT/overlay_sib.mp4  side_by_side.png  report.json  summary.md
+    OUT/overlay_target.mp4  side_by_side.png  report.json  summary.md
     OUT/models/mldg/     the exported MLDG model directory (edgedg stream / bench take it)
     OUT/models/agg/      the exported AGG model directory (the baseline)
     OUT/data/            the synthetic source domains and OUT/data/video/<target>.mp4 + labels
@@ -90,7 +90,7 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], Any] = print) -> dict[str, An
     with progress.stage("export", titles["export"]):
         models = {m: steps.export(runs[m]["checkpoint"], out / "models" / m) for m in METHODS}
     with progress.stage("stream", f"{titles['stream']} ({cfg.target}, {cfg.video_frames} frames)"):
-        streams = steps.stream_all(models, data["video"], out / "overlay_sib.mp4", log)
+        streams = steps.stream_all(models, data["video"], out / steps.OVERLAY_FILE, log)
     with progress.stage("bench", titles["bench"]):
         latency = steps.latency(models["mldg"], cfg.bench_frames)
     with progress.stage("report", titles["report"]):

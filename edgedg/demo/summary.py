@@ -10,7 +10,6 @@ MODE_TITLES = (
     ("target", "target (this frame's stats)"),
     ("sib", "sib (style bank)"),
 )
-GOAL_RATIO = 1.10  # DESIGN 6: sib at most 10 % slower than plain
 
 
 def _pct(value: float | None) -> str:
@@ -38,17 +37,20 @@ def _interpretation(report: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}x"
+
+
 def _latency(lat: Mapping[str, Any]) -> list[str]:
-    ratio = lat.get("sib_to_plain")
-    verdict = "n/a"
-    if ratio is not None:
-        verdict = f"{ratio:.2f}x" + (" (within" if ratio <= GOAL_RATIO else " (above")
-        verdict += f" the {GOAL_RATIO:.2f}x goal)"
+    # No verdict against the overhead goals: those are set for real backbones (DESIGN 6); on the
+    # demo's tiny network the fixed per-layer statistic work weighs far more.
     lines = [
         f"Latency on {lat['backend']} at {lat['input'][0]}x{lat['input'][1]}, median of "
         f"{lat['frames']} frames: plain (BatchNorm folded) {lat['plain_ms']:.2f} ms, "
-        f"sib {lat['sib_ms']:.2f} ms: sib / plain = **{verdict}**. "
-        "On a shared or busy CPU this ratio is noisy; `edgedg bench` measures every mode.",
+        f"target {lat['target_ms']:.2f} ms, sib {lat['sib_ms']:.2f} ms: target / plain = "
+        f"**{_ratio(lat.get('target_to_plain'))}**, sib / plain = "
+        f"**{_ratio(lat.get('sib_to_plain'))}**. This tiny model says little about a real "
+        "backbone's overhead (see docs/results.md); on a busy CPU the ratios are noisy.",
     ]
     stages = lat.get("stages_ms", {})
     if "sib" in stages and "plain" in stages:
@@ -89,15 +91,16 @@ def format_summary(report: Mapping[str, Any]) -> str:
     lines += [
         "## Files",
         "",
-        "- `overlay_sib.mp4`: the MLDG model in sib mode over the unseen video.",
-        "- `side_by_side.png`: frame, ground truth, MLDG with source BN, MLDG with sib "
+        "- `overlay_target.mp4`: the MLDG model in target mode (the default) over the unseen "
+        "video.",
+        "- `side_by_side.png`: frame, ground truth, MLDG with source BN, target and sib "
         "(black: pixels not scored).",
         "- `report.json`: every number above, per-class IoU, timings.",
         "- `models/mldg`: the exported model directory. Try it:",
         "",
         "```bash",
         f"edgedg stream {cfg['out']}/models/mldg {cfg['out']}/{report['video']['mp4']} "
-        "overlay.mp4 --norm sib",
+        "overlay.mp4 --norm target",
         f"edgedg bench {cfg['out']}/models/mldg",
         "```",
         "",

@@ -1,6 +1,7 @@
 """What board this is: Jetson model and L4T release mapped to JetPack (no heavy imports).
 
-Used by `edgedg doctor` and by the engine cache key (an engine is tied to the device and release).
+Used by `edgedg doctor` (and `edgedg-runtime doctor`) and by the engine cache key (an engine is
+tied to the device and release).
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ class CheckpointError(EdgeDGError):
 def require(module: str, extra: str, feature: str):
     """Import an optional dependency or raise a MissingDependencyError naming the extra to install.
 
-    Returns the imported module. ``extra`` is the pip extra of edgedg that provides it.
+    Returns the imported module. ``extra`` is the pip extra of edgedg-runtime that provides it.
     """
     import importlib
 
@@ -49,5 +49,5 @@ def require(module: str, extra: str, feature: str):
     except ImportError as exc:
         raise MissingDependencyError(
             f"{feature} needs the Python package '{module.split('.')[0]}', which is not importable "
-            f"({exc}). Install it with: pip install 'edgedg[{extra}]'"
+            f"({exc}). Install it with: pip install 'edgedg-runtime[{extra}]'"
         ) from exc

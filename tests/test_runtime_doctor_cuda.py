@@ -1,11 +1,12 @@
-"""`edgedg doctor` asks the CUDA runtime (devices, driver and runtime versions) and says which
-cuda-python to install when the bindings do not match the driver / JetPack; a fake cudart."""
+"""`edgedg doctor` and `edgedg-runtime doctor` ask the CUDA runtime (devices, driver and runtime
+versions) and say which cuda-python to install when the bindings do not match the driver /
+JetPack; a fake cudart."""
 
 from __future__ import annotations
 
 import pytest
 
-from edgedg import doctor
+from edgedg_runtime import doctor
 
 
 class _Err:
