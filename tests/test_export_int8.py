@@ -157,3 +157,27 @@ def test_calibration_images_come_from_calib_or_the_training_sources(tmp_path) ->
     assert calibration_specs([], meta) == [f"cityscapes:{tmp_path}"]
     with pytest.raises(EdgeDGError, match="pass --calib"):
         calibration_specs([], {"args": {"data": {"sources": ["gta5:/not/here"]}}})
+
+
+def test_check_reports_int8_agreement_per_mode(int8_dir) -> None:
+    from click.testing import CliRunner
+
+    from edgedg.cli import cli as main
+
+    checkpoint = int8_dir.parent / "tiny.pt"
+    result = CliRunner().invoke(
+        main, ["check", str(int8_dir), str(checkpoint), "--precision", "int8"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "int8 graphs vs the FP32 PyTorch reference" in result.output
+    for mode in ("source", "target", "sib", "sib-exact"):
+        assert mode in result.output
+
+
+def test_bench_times_fp32_and_int8_rows_against_fp32_plain(int8_dir) -> None:
+    from edgedg_runtime.benchmark import bench
+
+    report = bench(str(int8_dir), frames=2, warmup=1, backend="ort", modes=("plain", "target"),
+                   ort_layouts=("nchwc",), precisions=("fp32", "int8"))  # fmt: skip
+    assert set(report["modes"]) == {"plain fp32", "plain int8", "target fp32", "target int8"}
+    assert report["baseline"] == "plain fp32"

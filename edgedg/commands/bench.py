@@ -30,6 +30,14 @@ MODES = ("plain", "source", "target", "sib", "qib", "sib-exact")
     help="ONNX Runtime CPU layout (repeatable; default auto): with several, one row per mode and "
     "layout, ratios to the fastest plain row.",
 )
+@click.option(
+    "--precision",
+    "precisions",
+    type=click.Choice(["fp32", "fp16", "int8"]),
+    multiple=True,
+    help="Graphs to time (repeatable; default the FP32 graphs / an engine already built): with "
+    "several, one row per mode and precision, ratios to the fastest FP32 plain row.",
+)
 @click.option("--m", type=int, default=4, show_default=True, help="Batch size M of the bank.")
 @click.option(
     "--compare",
@@ -47,7 +55,18 @@ MODES = ("plain", "source", "target", "sib", "qib", "sib-exact")
 )
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write JSON here.")
 def cli(
-    model_dir, frames, warmup, backend, modes, threads, ort_layouts, m, compare, profile, json_path
+    model_dir,
+    frames,
+    warmup,
+    backend,
+    modes,
+    threads,
+    ort_layouts,
+    precisions,
+    m,
+    compare,
+    profile,
+    json_path,
 ) -> None:
     """Runtime latency per norm mode (median and p90 per stage), as ratios to plain."""
     from edgedg_runtime.bank import BankOptions
@@ -67,6 +86,7 @@ def cli(
         BankOptions(m),
         compare=compare,
         ort_layouts=ort_layouts or ("auto",),
+        precisions=precisions or (None,),
     )
     click.echo(format_table(report))
     if json_path:
@@ -76,4 +96,7 @@ def cli(
         from edgedg.ort_profile import format_profiles, profile_layouts, profile_model_dir
 
         layouts = profile_layouts(ort_layouts or ("auto",))
-        click.echo(format_profiles(profile_model_dir(model_dir, threads=threads, layouts=layouts)))
+        for precision in precisions or (None,):
+            profiles = profile_model_dir(model_dir, threads=threads, layouts=layouts,
+                                         precision=precision)  # fmt: skip
+            click.echo(format_profiles(profiles))

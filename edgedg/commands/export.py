@@ -58,10 +58,10 @@ def _imgsz(value: str | None) -> tuple[int, int] | None:
 @click.option("--trt", is_flag=True, help="Also build TensorRT engines into MODEL_DIR/engines.")
 @click.option(
     "--precision",
-    type=click.Choice(["fp32", "fp16"]),
+    type=click.Choice(["fp32", "fp16", "int8"]),
     default="fp32",
     show_default=True,
-    help="TensorRT precision (statistics stay FP32).",
+    help="TensorRT precision (statistics stay FP32; int8 needs --int8: the Q/DQ graphs).",
 )
 @click.option("--half", is_flag=True, help="Alias of --precision fp16.")
 @click.option("--workspace", type=int, help="TensorRT builder workspace limit in MiB.")
@@ -102,8 +102,8 @@ def cli(
     from edgedg_export.trt_check import check_model_dir, versions_for
 
     versions = versions_for(trt_versions)  # a bad name fails before the export
-    if calib and not int8:
-        raise EdgeDGError("--calib calibrates the INT8 graphs: add --int8")
+    if (calib or precision == "int8") and not int8:
+        raise EdgeDGError("--calib and --precision int8 need the INT8 graphs: add --int8")
     quant = Int8Options(tuple(calib), calib_images, calib_method, calib_mode) if int8 else None
     options = ExportOptions(_imgsz(imgsz), opset, logits, max_batch, io, None, simplify, int8=quant)
     engines = EngineOptions("fp16" if half else precision, workspace, timing_cache) if trt else None

@@ -45,6 +45,13 @@ POSITIVE, NON_NEGATIVE = click.IntRange(min=1), click.IntRange(min=0)
     "and caches the faster in MODEL_DIR/engines/ort-layout.json.",
 )
 @click.option(
+    "--precision",
+    type=click.Choice(["fp32", "fp16", "int8"]),
+    default=None,
+    help="Graphs to run: ONNX Runtime runs that variant (int8: `edgedg export --int8`), "
+    "TensorRT builds that engine [default: FP32 graphs / an engine already built].",
+)
+@click.option(
     "--input-width", type=POSITIVE, help="Capture width (cameras) / resize width (files)."
 )
 @click.option(

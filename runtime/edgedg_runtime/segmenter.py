@@ -151,9 +151,9 @@ class Segmenter:
     def _open_graph(self, name: str, threads: int | None) -> Backend:
         options = {}
         if self.backend_kind == "trt":  # the engine of this graph, found or built (cached)
-            from edgedg_runtime.engine_build import engine_for
+            from edgedg_runtime.engine_build import engine_for, graph_precision
 
-            precision = self.precision if name in VARIANT_GRAPHS else None
+            precision = graph_precision(self.precision, name) if self.precision else None
             path = str(engine_for(self.model_dir, precision, name))
         else:
             path = os.path.join(self.model_dir, self._graph_file(name))
