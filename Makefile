@@ -33,7 +33,7 @@ $(RUNTIME_STAMP): Makefile $(CONSTRAINTS) $(RUNTIME_SRC)
 	echo '*' > $(RUNTIME_VENV)/.gitignore
 	$(RUNTIME_PY) $(PIP_C) --upgrade pip setuptools
 	$(RUNTIME_PY) $(PIP_C) --no-build-isolation --force-reinstall --no-deps ./runtime
-	$(RUNTIME_PY) $(PIP_C) --no-build-isolation "./runtime[ort,camera,cli]" pytest pytest-timeout
+	$(RUNTIME_PY) $(PIP_C) --no-build-isolation "./runtime[ort,camera,cli,sign]" pytest pytest-timeout
 	touch $(RUNTIME_STAMP)
 
 install: $(STAMP)

@@ -181,3 +181,12 @@ def test_bench_times_fp32_and_int8_rows_against_fp32_plain(int8_dir) -> None:
                    ort_layouts=("nchwc",), precisions=("fp32", "int8"))  # fmt: skip
     assert set(report["modes"]) == {"plain fp32", "plain int8", "target fp32", "target int8"}
     assert report["baseline"] == "plain fp32"
+
+
+def test_int8_graphs_pass_every_tensorrt_parser_rule(int8_dir) -> None:
+    from edgedg_export.trt_check import VERSIONS, check_graph
+
+    for name in ("segment.int8.onnx", "plain.int8.onnx"):
+        model = onnx.load(str(int8_dir / name))
+        for version in VERSIONS:
+            assert check_graph(model, version, name) == [], (version, name)

@@ -74,6 +74,12 @@ def _imgsz(value: str | None) -> tuple[int, int] | None:
     help="Warn when a graph would not parse on these TensorRT versions (comma list of "
     "8.5, 8.6, 10.3, 10, 11, or all: every JetPack's).",
 )
+@click.option(
+    "--sign",
+    "sign_key",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Ed25519 private key (PEM, kept outside MODEL_DIR): write contract.json.sig.",
+)
 def cli(
     checkpoint,
     out,
@@ -94,6 +100,7 @@ def cli(
     workspace,
     timing_cache,
     trt_versions,
+    sign_key,
 ) -> None:
     """Export CHECKPOINT to MODEL_DIR: style/segment/plain ONNX, contract.json, source stats."""
     from edgedg_export.calibrate import Int8Options
@@ -107,9 +114,11 @@ def cli(
     quant = Int8Options(tuple(calib), calib_images, calib_method, calib_mode) if int8 else None
     options = ExportOptions(_imgsz(imgsz), opset, logits, max_batch, io, None, simplify, int8=quant)
     engines = EngineOptions("fp16" if half else precision, workspace, timing_cache) if trt else None
-    contract = export_model_dir(checkpoint, out, options, engines=engines)
+    contract = export_model_dir(checkpoint, out, options, engines=engines, sign_key=sign_key)
     seg = contract.graph("segment")
     click.echo(f"wrote {out}: {', '.join(sorted(contract.files))}")
+    if sign_key:
+        click.echo(f"signed {out}/contract.json with {sign_key}: contract.json.sig")
     click.echo(
         f"segment: {[t.name for t in seg.inputs]} -> {[t.name for t in seg.outputs]}, "
         f"S = {contract.stat_layout.total}, input {contract.input.height}x"

@@ -88,6 +88,18 @@ POSITIVE, NON_NEGATIVE = click.IntRange(min=1), click.IntRange(min=0)
     show_default=True,
     help="Seconds without a frame before a live source ends.",
 )
+@click.option(
+    "--engine-dir",
+    type=click.Path(file_okay=False),
+    help="Folder for TensorRT engines and the layout cache [default: MODEL_DIR/engines, or "
+    "$EDGEDG_ENGINE_DIR]; an engines symlink is never followed without it.",
+)
+@click.option(
+    "--trust-key",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Ed25519 public key (PEM): refuse a model directory it did not sign [default: "
+    "$EDGEDG_TRUST_KEY].",
+)
 def cli(  # noqa: A002
     model_dir, input, output, bank_path, visualize, m, capacity, source_weight, **options
 ) -> None:

@@ -43,6 +43,7 @@ from edgedg_runtime.contract import (
 )
 from edgedg_runtime.errors import EdgeDGError, require
 from edgedg_runtime.fileio import sha256_file, write_json
+from edgedg_runtime.signing import sign_contract
 
 GRAPH_FILES = {"style": "style.onnx", "segment": "segment.onnx", "plain": "plain.onnx"}
 
@@ -68,13 +69,17 @@ def export_model_dir(
     out: str | os.PathLike,
     options: ExportOptions = ExportOptions(),
     engines: EngineOptions | None = None,
+    sign_key: str | os.PathLike | None = None,
 ) -> Contract:
     """Export the checkpoint written by `edgedg train` into the model directory ``out``; with
-    ``engines``, also build the TensorRT engines into ``out/engines``."""
+    ``engines``, also build the TensorRT engines into ``out/engines``; with ``sign_key`` (an
+    Ed25519 private key, PEM), sign its contract (``edgedg_runtime.signing``) before that."""
     from edgedg.checkpoint import load_model
 
     if engines is not None:
         import_tensorrt()  # fail before the export, not after it
+    if sign_key is not None:
+        require("cryptography", "sign", "--sign")
     model, meta = load_model(checkpoint)
     calibration = None
     if options.int8 is not None:  # find and read the images before the export, not after it
@@ -84,6 +89,8 @@ def export_model_dir(
         model, meta, out, options, checkpoint_sha256=sha256_file(checkpoint),
         calibration=calibration,
     )  # fmt: skip
+    if sign_key is not None:
+        sign_contract(out, sign_key)
     if engines is not None:
         build_engines(out, engines)
     return contract

@@ -1,11 +1,13 @@
 """Will TensorRT X parse this graph? A static check per TensorRT version, without TensorRT.
 
-Each supported version has a data file in ``trt_versions/`` derived from onnx-tensorrt's
-``docs/operators.md`` of that release (cited in the file's ``source``): the parser's opset range,
-the operators it supports and the restrictions that can be read off a graph (inputs that must be
-initializers, input types, attribute values), the data types allowed at the network's inputs and
-outputs, INT64 handling, and the types a Cast to UINT8 may read. The check adds the rule of our
-engine profiles: only the batch dimension of an input may be dynamic.
+Each supported version has a data file in ``trt_versions/`` read from onnx-tensorrt's
+``docs/operators.md`` and importer source of that release (each restriction cites its tag and
+file; rows that could not be read at the tag are listed under ``inferred``): the parser's opset
+range, the operators it supports and the per-node restrictions (``trt_rules``: weights inputs,
+rank-1 inputs, types, attribute values, Einsum features, the Q/DQ rules), the data types allowed
+at the network's inputs and outputs, INT64 handling, and the types a Cast to or from UINT8 may
+involve. The check adds the rule of our engine profiles: only the batch dimension of an input may
+be dynamic.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 import onnx
 from onnx import helper
 
+from edgedg_export.trt_rules import graph_facts, node_problems
 from edgedg_runtime.contract import load_contract
 from edgedg_runtime.errors import EdgeDGError
 
@@ -73,29 +76,27 @@ def check_graph(model: onnx.ModelProto, version: str, graph: str = "graph") -> l
     """Everything TensorRT ``version``'s ONNX parser would refuse in ``model``."""
     rules = rules_for(version)
     model = onnx.shape_inference.infer_shapes(model)
-    types = _types(model)
-    constants = _constants(model)
+    opset = _opset(model)
+    facts = graph_facts(model, opset)
     found = []
 
     def add(problem: str, fix: str) -> None:
         found.append(Finding(version, graph, problem, fix))
 
-    opset = _opset(model)
     lo, hi = rules["opset"]
     if not lo <= opset <= hi:
         add(f"opset {opset} is outside the parser's {lo}..{hi}", _FIX_OPSET.format(max=hi))
     _check_io(model, rules, add)
-    ops, restrictions = set(rules["ops"]), rules["restrictions"]
+    ops = set(rules["ops"])
     for node in model.graph.node:
         name = f"{node.op_type} '{node.name}'"
         if node.domain not in ("", "ai.onnx") or node.op_type not in ops:
             add(f"{name} is not supported", _FIX_OPS)
             continue
-        rule = restrictions.get(node.op_type, {})
-        for problem in _restriction_problems(node, rule, types, constants):
+        for problem in node_problems(node, rules, facts):
             add(f"{name}: {problem}", _FIX_OPS)
         if node.op_type == "Cast":
-            _check_cast(node, rules, types, add)
+            _check_cast(node, rules, facts.types, add)
     return found
 
 
@@ -116,54 +117,16 @@ def _check_io(model: onnx.ModelProto, rules: dict, add) -> None:
 
 def _check_cast(node: onnx.NodeProto, rules: dict, types: dict, add) -> None:
     to = next(a.i for a in node.attribute if a.name == "to")
-    if to != onnx.TensorProto.UINT8:
-        return
+    target = helper.tensor_dtype_to_np_dtype(to).name
     source = types.get(node.input[0], "unknown")
-    if source not in rules["cast_to_uint8_from"]:
+    if target == "uint8" and source not in rules["cast_to_uint8_from"]:
         add(f"Cast '{node.name}' {source.upper()} -> UINT8 (only from FLOAT/HALF)", _FIX_CAST)
-
-
-def _restriction_problems(node, rule: dict, types: dict, constants: set) -> list[str]:
-    problems = []
-    for i in rule.get("constant_inputs", []):
-        if i < len(node.input) and node.input[i] and node.input[i] not in constants:
-            problems.append(rule.get("why", f"input {i} must be an initializer"))
-    allowed = rule.get("input_types")
-    if allowed and types.get(node.input[0]) not in allowed:
-        problems.append(f"input is {types.get(node.input[0])}: {rule.get('why')}")
-    for attr, values in rule.get("attributes", {}).items():
-        for a in node.attribute:
-            if a.name == attr and helper.get_attribute_value(a).decode() not in values:
-                problems.append(f"{attr}={helper.get_attribute_value(a).decode()} unsupported")
-    return problems
+    elif source == "uint8" and target not in rules["cast_from_uint8_to"]:
+        add(f"Cast '{node.name}' UINT8 -> {target.upper()} (only to FLOAT/HALF)", _FIX_OPS)
 
 
 def _opset(model: onnx.ModelProto) -> int:
     return next(int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx"))
-
-
-def _types(model: onnx.ModelProto) -> dict:
-    """Tensor name -> numpy dtype name, as TensorRT sees it (ArgMax yields INT32 inside it)."""
-    values = [*model.graph.input, *model.graph.output, *model.graph.value_info]
-    found = {
-        v.name: helper.tensor_dtype_to_np_dtype(v.type.tensor_type.elem_type).name
-        for v in values
-        if v.type.tensor_type.elem_type
-    }
-    for t in model.graph.initializer:
-        found[t.name] = helper.tensor_dtype_to_np_dtype(t.data_type).name
-    for node in model.graph.node:
-        if node.op_type in ("ArgMax", "ArgMin"):
-            found.update({o: "int32" for o in node.output})
-    return found
-
-
-def _constants(model: onnx.ModelProto) -> set:
-    names = {t.name for t in model.graph.initializer}
-    for node in model.graph.node:  # Constant nodes, and Identity of a constant
-        if node.op_type == "Constant" or (node.op_type == "Identity" and node.input[0] in names):
-            names.update(node.output)
-    return names
 
 
 def check_model_dir(model_dir: str | os.PathLike, versions: tuple = VERSIONS) -> list[Row]:

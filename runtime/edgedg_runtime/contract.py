@@ -9,7 +9,6 @@ numpy and the standard library only; Python 3.8 syntax.
 
 from __future__ import annotations
 
-import json
 import os
 import zipfile
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any, Union
 
 import numpy as np
 
+from edgedg_runtime import fileio, signing
 from edgedg_runtime.errors import ContractError
 from edgedg_runtime.fileio import sha256_file
 from edgedg_runtime.layout import StatLayout
@@ -291,7 +291,7 @@ def _check_consistency(c: Contract) -> None:
         for file in (graph.file, *graph.variants.values()):
             if file not in c.files:
                 problems.append(f"graph '{name}' file {file} has no sha256 in 'files'")
-    problems += [f"file {f!r} points outside the model directory" for f in c.files if _escapes(f)]
+    problems += [f"file {f!r} points outside the model directory" for f in c.files if escapes(f)]
     if SOURCE_STATS_FILE not in c.files:
         problems.append(f"{SOURCE_STATS_FILE} has no sha256 in 'files'")
     if problems:
@@ -300,7 +300,7 @@ def _check_consistency(c: Contract) -> None:
         )
 
 
-def _escapes(name: str) -> bool:
+def escapes(name: str) -> bool:
     """True for a contract path that could leave the model directory: absolute, or with '..'."""
     parts = name.replace("\\", "/").split("/")
     return not name or os.path.isabs(name) or name.startswith(("/", "\\")) or ".." in parts
@@ -333,19 +333,30 @@ def verify_files(model_dir: str | os.PathLike, contract: Contract) -> None:
             )
 
 
-def load_contract(model_dir: str | os.PathLike, verify: bool = True) -> Contract:
+def load_contract(
+    model_dir: str | os.PathLike, verify: bool = True, trust_key: str | os.PathLike | None = None
+) -> Contract:
     """Read and validate ``MODEL_DIR/contract.json`` once: schema known, keys present, consistent,
-    and (``verify``) every listed file present with its sha256. Raises ContractError otherwise."""
+    and (``verify``) every listed file present with its sha256. With a trusted public key
+    (``trust_key``, else ``$EDGEDG_TRUST_KEY``) the bytes parsed must carry its signature
+    (:mod:`edgedg_runtime.signing`). Raises ContractError otherwise."""
     path = Path(model_dir) / CONTRACT_FILE
     if not path.is_file():
         raise ContractError(
             f"{path} not found: pass a model directory written by "
             "`edgedg export CHECKPOINT --out DIR`"
         )
+    try:  # read once: the bytes verified are the bytes parsed
+        raw = fileio.read_regular(path, fileio.MAX_JSON_BYTES)
+    except OSError as exc:
+        raise ContractError(f"{path} is not readable ({exc}); {_REEXPORT}") from exc
+    key = signing.trust_key_from(trust_key)
+    if key is not None:
+        signing.verify_contract(model_dir, raw, key)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ContractError(f"{path} is not readable JSON ({exc}); {_REEXPORT}") from exc
+        data = fileio.parse_json(raw, str(path))
+    except ValueError as exc:
+        raise ContractError(f"{exc}; {_REEXPORT}") from exc
     contract = Contract.from_json(data)
     check_paths_inside(model_dir, contract)
     if verify:

@@ -18,7 +18,6 @@ execution context with input shapes set, reports each layer's precision and it i
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -30,9 +29,11 @@ from typing import Any
 from edgedg_runtime import engine_cache as cache
 from edgedg_runtime.contract import load_contract
 from edgedg_runtime.cuda_buffers import cuda_runtime, gpu_identity
+from edgedg_runtime.engine_dir import engine_dir_for
 from edgedg_runtime.errors import ContractError, EdgeDGError, MissingDependencyError
-from edgedg_runtime.fileio import write_atomic
+from edgedg_runtime.fileio import read_regular, write_atomic
 from edgedg_runtime.layout import STAT_MARK
+from edgedg_runtime.verified_graph import graph_from_model_dir, refuse_external_data
 
 log = logging.getLogger(__name__)
 GRAPHS = ("style", "segment", "plain")
@@ -41,6 +42,7 @@ GRAPHS = ("style", "segment", "plain")
 # FP32 fallback).
 FP16_REQUIRED = ("segment", "plain")
 INT8_REQUIRED = ("segment", "plain")  # the graphs with a Q/DQ variant; INT8 convolutions checked
+MAX_TIMING_CACHE_BYTES = 256 << 20
 
 
 @dataclass(frozen=True)
@@ -77,16 +79,20 @@ def engine_for(
     graph: str = "segment",
     options: BuildOptions = BuildOptions(),
     build: bool = True,
+    engine_dir: str | os.PathLike | None = None,
+    trust_key: str | os.PathLike | None = None,
 ) -> Path:
     """The engine file of ``graph`` for this TensorRT + GPU, built when missing (``build``).
 
-    ``precision`` None: an engine already built in either precision (the newest), else FP32."""
+    ``precision`` None: an engine already built in either precision (the newest), else FP32.
+    ``engine_dir``: the engine folder (``engine_dir.engine_dir_for``: default ``engines/`` of
+    the model directory, never through a symlink). ``trust_key``: see ``load_contract``."""
     model_dir = Path(model_dir)
-    contract = load_contract(model_dir)
+    contract = load_contract(model_dir, trust_key=trust_key)
+    engine_dir = engine_dir_for(model_dir, engine_dir)
     trt = import_tensorrt()
     target = build_target(trt)
     fp16_flag = hasattr(trt.BuilderFlag, "FP16")
-    engine_dir = model_dir / "engines"
     wanted = cache.PRECISIONS if precision is None else (precision,)
     found = [_lookup(contract, engine_dir, graph, p, target, fp16_flag) for p in wanted]
     found = [e for e in found if e is not None]
@@ -99,15 +105,23 @@ def engine_for(
             f"one with `edgedg export CHECKPOINT --out {model_dir} --trt` on this machine"
         )
     key, file = cache.engine_key(contract, graph, precision or "fp32", target, fp16_flag)
-    return _build_cached(trt, model_dir, graph, key, file, options).engine
+    source = graph_from_model_dir(model_dir, contract, file)  # the bytes the parser gets
+    refuse_external_data(source, f"TensorRT {trt.__version__}'s parser")
+    return _build_cached(trt, engine_dir, graph, key, source, options).engine
 
 
 def engines_for(
-    model_dir: str | os.PathLike, precision: str = "fp32", options: BuildOptions = BuildOptions()
+    model_dir: str | os.PathLike,
+    precision: str = "fp32",
+    options: BuildOptions = BuildOptions(),
+    engine_dir: str | os.PathLike | None = None,
 ) -> dict[str, Path]:
     """Engines of style, segment and plain in ``precision``, built where missing. INT8 covers
     segment and plain; the style graph (no Q/DQ variant) is built FP16 then."""
-    return {g: engine_for(model_dir, graph_precision(precision, g), g, options) for g in GRAPHS}
+    return {
+        g: engine_for(model_dir, graph_precision(precision, g), g, options, engine_dir=engine_dir)
+        for g in GRAPHS
+    }
 
 
 def graph_precision(precision: str | None, graph: str) -> str | None:
@@ -131,15 +145,11 @@ def _say_why_missing(engine_dir: Path, graph: str, target: cache.BuildTarget) ->
             return
 
 
-def _build_cached(trt, model_dir: Path, graph: str, key, file: str, options: BuildOptions):
-    engine_dir = model_dir / "engines"
+def _build_cached(trt, engine_dir: Path, graph: str, key, source, options: BuildOptions):
     with cache.build_lock(engine_dir, graph, key) as mine:
         found = None if mine else cache.lookup(engine_dir, graph, key)
         if found is not None:
             return found
-        data = (model_dir / file).read_bytes()
-        if hashlib.sha256(data).hexdigest() != key.onnx_sha256:
-            raise ContractError(f"{model_dir / file} changed after export; re-export the model")
         log.warning(
             "building the TensorRT %s engine for %s (%s): this can take several minutes "
             "on a Jetson; it is cached in %s afterwards",
@@ -150,7 +160,7 @@ def _build_cached(trt, model_dir: Path, graph: str, key, file: str, options: Bui
         )
         tc_path = Path(options.timing_cache or cache.timing_cache_path(engine_dir, key.target))
         start = time.monotonic()
-        plan, report = _build(trt, data, key, options.workspace_mib, tc_path)
+        plan, report = _build(trt, source.data, key, options.workspace_mib, tc_path)
         check_precision(report, key.precision, graph)
         facts = {"build_seconds": round(time.monotonic() - start, 1), "layers": report}
         return cache.write_entry(engine_dir, graph, key, plan, facts)
@@ -181,7 +191,7 @@ def _build(trt, data: bytes, key, workspace_mib, tc_path: Path):
         if key.precision == "int8":  # explicit quantization: the Q/DQ scales, no calibrator
             config.set_flag(trt.BuilderFlag.INT8)
         _pin_statistics_fp32(trt, network, config)
-    timing = config.create_timing_cache(tc_path.read_bytes() if tc_path.is_file() else b"")
+    timing = config.create_timing_cache(_timing_cache_bytes(tc_path))
     config.set_timing_cache(timing, ignore_mismatch=False)
     plan = builder.build_serialized_network(network, config)
     if plan is None:
@@ -191,6 +201,15 @@ def _build(trt, data: bytes, key, workspace_mib, tc_path: Path):
         )
     write_atomic(tc_path, bytes(config.get_timing_cache().serialize()))
     return bytes(plan), precision_report(layer_info(trt, logger, bytes(plan), key.profiles))
+
+
+def _timing_cache_bytes(path: Path) -> bytes:
+    """The timing cache's bytes, or none for a missing one or one that is not a regular file (a
+    FIFO would block; a bad cache only costs build time, and it is rewritten after the build)."""
+    try:
+        return read_regular(path, MAX_TIMING_CACHE_BYTES, nofollow=True)
+    except OSError:
+        return b""
 
 
 def network_flags(trt: Any, strongly_typed: bool) -> int:

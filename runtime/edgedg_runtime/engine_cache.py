@@ -13,6 +13,7 @@ Python 3.8 syntax; imported by the export side (builds) and the runtime (lookups
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -24,7 +25,14 @@ from typing import Any, Iterator
 from edgedg_runtime import board
 from edgedg_runtime.contract import SCHEMA_VERSION, Contract
 from edgedg_runtime.errors import ContractError, EdgeDGError
-from edgedg_runtime.fileio import sha256_file, write_atomic, write_json
+from edgedg_runtime.fileio import (
+    NotRegularFileError,
+    read_json,
+    read_regular,
+    sha256_file,
+    write_atomic,
+    write_json,
+)
 
 ENGINE_SCHEMA = 1
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -278,7 +286,8 @@ def build_lock(
     waited = False
     while True:
         try:
-            fd = os.open(str(lock), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0)
+            fd = os.open(str(lock), flags, 0o644)
         except FileExistsError:
             if not _holder_alive(lock):
                 _unlink(lock)
@@ -302,8 +311,14 @@ def build_lock(
 
 def _holder_alive(lock: Path) -> bool:
     try:
-        pid = int(lock.read_text().strip() or "0")
-    except (OSError, ValueError):
+        pid = int(read_regular(lock, 64, nofollow=True).strip() or b"0")
+    except FileNotFoundError:
+        return False
+    except NotRegularFileError:  # not a lock we made (a FIFO would block a read): removed
+        return lock.is_dir()  # ... except a folder, which unlink cannot remove: wait, then say
+    except OSError as exc:  # ELOOP: a symlink, removed (unlink touches only the link)
+        return exc.errno != errno.ELOOP
+    except ValueError:
         return True  # being written right now
     if pid <= 0:
         return True
@@ -322,7 +337,7 @@ def _max_batch(key: EngineKey) -> int:
 
 def _read_entry(engine: Path) -> CacheEntry | None:
     try:
-        sidecar = json.loads(sidecar_path(engine).read_text())
+        sidecar = read_json(sidecar_path(engine), nofollow=True)
         key = EngineKey.from_json(sidecar["key"])
     except (OSError, ValueError, KeyError, TypeError):
         return None

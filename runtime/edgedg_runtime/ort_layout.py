@@ -6,11 +6,14 @@ inputs (one untimed run each, then ``runs`` timed runs alternating between the t
 timing noise of a shared CPU decides, and ORT's default should win. The chosen session is kept
 and the other dropped, so a first open builds two sessions and later ones build one.
 
-The choice is cached like a TensorRT engine, in ``engines/ort-layout.json`` beside the graph:
+The choice is cached like a TensorRT engine, in ``ort-layout.json`` of the engine folder
+(``engines/`` beside the graph, or the folder named by ``cache_dir`` / ``EDGEDG_ENGINE_DIR``;
+an ``engines`` that is a symlink is neither read nor written: ``engine_dir``):
 ``{"schema": 1, "entries": {key: {"layout", "ms": {"nchwc", "nchw"}, "graph", "measured"}}}``.
 The key is a sha256 over what the timing depends on: the graph's bytes, the ONNX Runtime version,
 the CPU model and count, and the thread setting. A corrupt file is re-measured and overwritten;
-an unwritable folder keeps the choice for this run only. The cache never stops a stream.
+an unwritable folder keeps the choice for this run only. The cache never stops a stream: a FIFO,
+a symlink, an oversized or deeply nested file in its place is corrupt, re-measured and replaced.
 """
 
 from __future__ import annotations
@@ -28,10 +31,12 @@ from typing import Callable, Dict
 import numpy as np
 
 from edgedg_runtime import fileio
+from edgedg_runtime.engine_dir import UnsafePathError, engine_dir_for
 
 log = logging.getLogger(__name__)
 
 SCHEMA = 1
+MAX_CACHE_BYTES = 4 << 20  # one small entry per graph, ORT version, CPU and thread setting
 CACHE_FILE = "ort-layout.json"
 LAYOUTS = ("nchwc", "nchw")
 MARGIN = 0.97  # nchw must be at least 3% faster than nchwc to be chosen
@@ -42,9 +47,12 @@ Measure = Callable[[Dict[str, object], int], Dict[str, float]]  # sessions, runs
 _warned_unwritable: set = set()  # cache files already warned about in this process
 
 
-def cache_path(graph: str) -> str:
-    """Where the layout choice of ``graph`` is cached: ``engines/ort-layout.json`` beside it."""
-    return os.path.join(os.path.dirname(os.path.abspath(graph)), "engines", CACHE_FILE)
+def cache_path(graph: str, cache_dir: str | None = None) -> str:
+    """Where the layout choice of ``graph`` is cached: ``ort-layout.json`` in ``cache_dir``, else
+    in the engine folder beside the graph (``engine_dir.engine_dir_for``: UnsafePathError for an
+    ``engines`` that is a symlink)."""
+    folder = engine_dir_for(os.path.dirname(os.path.abspath(graph)), cache_dir)
+    return os.path.join(os.fspath(folder), CACHE_FILE)
 
 
 def cpu_model() -> str:
@@ -59,11 +67,13 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()  # ARM's cpuinfo has no model name
 
 
-def cache_key(graph: str, threads: int | None) -> str:
-    """sha256 over the graph's bytes, ONNX Runtime's version, the CPU and the thread setting."""
+def cache_key(graph: str, threads: int | None, graph_sha256: str | None = None) -> str:
+    """sha256 over the graph's bytes (``graph_sha256`` when already known), ONNX Runtime's
+    version, the CPU and the thread setting."""
     import onnxruntime
 
-    parts = [fileio.sha256_file(graph), onnxruntime.__version__, cpu_model(), os.cpu_count()]
+    digest = graph_sha256 or fileio.sha256_file(graph)
+    parts = [digest, onnxruntime.__version__, cpu_model(), os.cpu_count()]
     parts.append(threads)
     return hashlib.sha256(json.dumps(parts).encode("utf-8")).hexdigest()
 
@@ -105,13 +115,20 @@ def choose_session(
     threads: int | None,
     runs: int = 3,
     measure: Measure | None = None,
+    cache_dir: str | None = None,
+    graph_sha256: str | None = None,
 ) -> tuple[object, str]:
     """(session, layout) for ``graph``: the cached layout built once, or both built, measured
     with ``measure(sessions, runs)`` (default :func:`measure_ms`), the faster kept and the
-    choice cached."""
+    choice cached in ``cache_dir`` (see :func:`cache_path`)."""
     measure = measure or measure_ms
-    path, key = cache_path(graph), cache_key(graph, threads)
-    entries, problem = _read(path)
+    key = cache_key(graph, threads, graph_sha256)
+    try:
+        path: str | None = cache_path(graph, cache_dir)
+    except UnsafePathError as exc:
+        _warn_once(str(exc), "%s: ONNX Runtime layout chosen for this run only", exc)
+        path = None
+    entries, problem = _read(path) if path else ({}, None)
     if problem:
         log.warning(
             "%s %s: the ONNX Runtime layout is re-measured, the file rewritten", path, problem
@@ -136,23 +153,21 @@ def choose_session(
         "graph": os.path.basename(graph),
         "measured": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
-    _store(path, key, entry)
+    if path:
+        _store(path, key, entry)
     return sessions[layout], layout
 
 
 def _read(path: str) -> tuple[dict, str | None]:
     """(entries, None) of a valid cache file or of none; ({}, what is wrong) of a corrupt one."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+    try:  # never through a symlink, never a FIFO (an open that waits forever), bounded
+        data = fileio.read_json(path, MAX_CACHE_BYTES, nofollow=True)
     except (FileNotFoundError, NotADirectoryError):
         return {}, None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         return {}, f"is unreadable ({exc})"
-    try:
-        data = json.loads(text)
     except ValueError:
-        return {}, "is not JSON"
+        return {}, "is not JSON (or nested too deeply)"
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         return {}, f"is not a schema {SCHEMA} layout cache"
     entries = data.get("entries")
@@ -179,14 +194,19 @@ def _store(path: str, key: str, entry: dict) -> None:
     try:
         fileio.write_json(path, {"schema": SCHEMA, "entries": entries})
     except OSError as exc:  # a read-only model directory: a deployment choice, not an error
-        if path not in _warned_unwritable:
-            _warned_unwritable.add(path)
-            log.warning(
-                "cannot write %s (%s): ONNX Runtime layout chosen for this run only; make the "
-                "folder writable to keep it",
-                path,
-                exc,
-            )
+        _warn_once(
+            path,
+            "cannot write %s (%s): ONNX Runtime layout chosen for this run only; make the "
+            "folder writable to keep it, or name a writable one with --engine-dir",
+            path,
+            exc,
+        )
+
+
+def _warn_once(what: str, message: str, *args: object) -> None:
+    if what not in _warned_unwritable:
+        _warned_unwritable.add(what)
+        log.warning(message, *args)
 
 
 __all__ = ["CACHE_FILE", "LAYOUTS", "cache_key", "cache_path", "choose_session", "measure_ms"]

@@ -29,6 +29,7 @@ from edgedg_runtime.backends.ort import check_layout
 from edgedg_runtime.bank import BankOptions, SourceStats, StyleBank, load_bank
 from edgedg_runtime.contract import Contract, load_contract, load_source_stats
 from edgedg_runtime.errors import BankError, ContractError, EdgeDGError, FrameError, require
+from edgedg_runtime.verified_graph import graph_from_model_dir
 
 BACKEND_NAMES = {"ort": "ONNX Runtime", "trt": "TensorRT"}
 PRECISIONS = (None, "fp32", "fp16", "int8")
@@ -86,6 +87,10 @@ class Segmenter:
     precision, else FP32) | fp32 | fp16 | int8. On ONNX Runtime fp16 / int8 run the graphs'
     variants of that name (int8: the Q/DQ segment and plain of ``edgedg export --int8``; the
     style graph has none and runs FP32); on TensorRT the engine is built in that precision.
+    ``engine_dir``: where TensorRT engines and the layout cache are kept (default: ``engines/``
+    in the model directory, or ``$EDGEDG_ENGINE_DIR``; an ``engines`` symlink is never
+    followed). ``trust_key``: a PEM Ed25519 public key (default ``$EDGEDG_TRUST_KEY``); with one,
+    only a model directory whose contract it signed is opened (DESIGN 2, "Trust").
     """
 
     def __init__(
@@ -99,6 +104,8 @@ class Segmenter:
         fold_source: bool = True,
         ort_layout: str = "auto",
         precision: str | None = None,
+        engine_dir: str | None = None,
+        trust_key: str | None = None,
     ):
         if precision not in PRECISIONS:
             raise EdgeDGError(f"unknown precision {precision!r}: choose one of {PRECISIONS[1:]}")
@@ -106,7 +113,8 @@ class Segmenter:
         if norm not in MODES:
             raise EdgeDGError(f"unknown norm mode '{norm}': choose one of {', '.join(MODES)}")
         self.model_dir, self.norm = str(model_dir), norm
-        self.contract: Contract = load_contract(model_dir)
+        self._engine_dir, self._trust_key = engine_dir, trust_key
+        self.contract: Contract = load_contract(model_dir, trust_key=trust_key)
         self._check_batch(bank_options.m)
         stats, style = load_source_stats(model_dir, self.contract)
         self.source = SourceStats.from_layout(self.contract.stat_layout, stats, style)
@@ -154,9 +162,19 @@ class Segmenter:
             from edgedg_runtime.engine_build import engine_for, graph_precision
 
             precision = graph_precision(self.precision, name) if self.precision else None
-            path = str(engine_for(self.model_dir, precision, name))
+            engine = engine_for(
+                self.model_dir,
+                precision,
+                name,
+                engine_dir=self._engine_dir,
+                trust_key=self._trust_key,
+            )
+            path = str(engine)
         else:
-            path = os.path.join(self.model_dir, self._graph_file(name))
+            file = self._graph_file(name)
+            path = os.path.join(self.model_dir, file)
+            options["graph"] = graph_from_model_dir(self.model_dir, self.contract, file)
+            options["cache_dir"] = self._engine_dir
             # style is a few ms: measuring it would cost more than any layout could save
             options["layout"] = "nchwc" if name == "style" else self._ort_layout
         self._backends[name] = create_backend(path, self.backend_kind, threads, **options).open()

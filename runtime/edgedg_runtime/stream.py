@@ -59,6 +59,10 @@ class StreamOptions:
     bank_save_every: int = 0
     max_frames: int | None = None
     timeout: float = 5.0
+    engine_dir: str | None = (
+        None  # engines and caches (None: MODEL_DIR/engines, $EDGEDG_ENGINE_DIR)
+    )
+    trust_key: str | None = None  # PEM public key whose signature the contract must carry
 
 
 class StageTimes:
@@ -353,6 +357,8 @@ def _stream(model_dir, source, output, options: StreamOptions, echo) -> StreamSu
         options.threads,
         ort_layout=options.ort_layout,
         precision=options.precision,
+        engine_dir=options.engine_dir,
+        trust_key=options.trust_key,
     ) as seg, open_source(
         source, options.input_width, options.input_height, options.input_rate, options.timeout
     ) as src:

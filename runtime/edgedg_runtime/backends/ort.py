@@ -23,6 +23,7 @@ import numpy as np
 from edgedg_runtime import ort_layout
 from edgedg_runtime.backends.base import Backend, TensorSpec
 from edgedg_runtime.errors import ContractError, EdgeDGError, require
+from edgedg_runtime.verified_graph import VerifiedGraph, graph_from_file
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +112,12 @@ class OrtBackend(Backend):
         threads: int | None = None,
         spin: bool = False,
         layout: str = "nchwc",
+        graph: VerifiedGraph | None = None,
+        cache_dir: str | None = None,
     ):
         super().__init__(path)
+        self.graph = graph  # the verified bytes to run (None: read ``path`` once, at open)
+        self.cache_dir = cache_dir  # where ``auto`` caches its choice (None: engines/)
         self.providers = providers
         self.threads = threads
         self.spin = spin
@@ -123,17 +128,21 @@ class OrtBackend(Backend):
 
     def _open(self):
         ort = require("onnxruntime", "ort", "The ONNX Runtime backend")
-        if not os.path.isfile(self.path):
+        if self.graph is None and not os.path.isfile(self.path):
             raise ContractError(f"no ONNX graph at {self.path}; re-export with `edgedg export`")
+        graph = self.graph or graph_from_file(self.path)  # ORT gets bytes, never opens a file
         providers = choose_providers(self.providers, ort.get_available_providers())
         # NCHWc is the CPU provider's own rewrite: on any other provider first (CUDA) ORT's
         # default level stays and there is nothing to choose or measure.
         layout = self.requested_layout if providers[0] == "CPUExecutionProvider" else "nchwc"
         if layout == "auto":
-            build = functools.partial(self._new_session, ort, providers=providers)
-            self._session, self._layout = ort_layout.choose_session(self.path, build, self.threads)
+            build = functools.partial(self._new_session, ort, graph=graph, providers=providers)
+            self._session, self._layout = ort_layout.choose_session(
+                self.path, build, self.threads, cache_dir=self.cache_dir, graph_sha256=graph.sha256
+            )
         else:
-            self._session, self._layout = self._new_session(ort, layout, providers), layout
+            self._session = self._new_session(ort, layout, graph, providers)
+            self._layout = layout
         running = self._session.get_providers()[0]
         log.info("ONNX Runtime %s on %s, %s layout", self.path, running, self._layout)
         if "CUDAExecutionProvider" in providers and running != "CUDAExecutionProvider":
@@ -146,10 +155,21 @@ class OrtBackend(Backend):
         self._output_names = [o.name for o in self._session.get_outputs()]
         return _specs(self._session.get_inputs()), _specs(self._session.get_outputs())
 
-    def _new_session(self, ort: object, layout: str, providers: list):
+    def _new_session(self, ort: object, layout: str, graph: VerifiedGraph, providers: list):
         options = session_options(ort, layout, self.threads, self.spin)
+        if graph.external:  # the verified bytes of each data file, from memory (ORT copies them)
+            if not hasattr(options, "add_external_initializers_from_files_in_memory"):
+                raise ContractError(
+                    f"{self.path} keeps tensors in external data files, which this ONNX Runtime "
+                    f"{ort.__version__} cannot take from memory: upgrade onnxruntime"
+                )
+            names = list(graph.external)
+            buffers = [graph.external[n] for n in names]
+            options.add_external_initializers_from_files_in_memory(
+                names, buffers, [len(b) for b in buffers]
+            )
         try:
-            return ort.InferenceSession(self.path, options, providers=providers)
+            return ort.InferenceSession(graph.data, options, providers=providers)
         except Exception as exc:  # ORT raises its own classes for unreadable or invalid models
             raise ContractError(f"ONNX Runtime cannot load {self.path}: {exc}") from exc
 
