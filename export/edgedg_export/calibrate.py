@@ -123,37 +123,36 @@ def _open(open_dataset, spec: str, split: str):
 
 
 def graph_feeds(model_dir: str | os.PathLike, calibration: Calibration) -> dict[str, list[dict]]:
-    """The feeds of every image for the ``segment`` graph (in ``calibration.mode``, its priors
-    from the runtime's Adapter) and the ``plain`` graph, from the FP32 graphs of ``model_dir``."""
-    from edgedg_runtime.adapt import Adapter
-    from edgedg_runtime.backends import open_backend
-    from edgedg_runtime.bank import SourceStats
-    from edgedg_runtime.contract import load_contract, load_source_stats
-
-    contract = load_contract(model_dir)
-    stats, style = load_source_stats(model_dir, contract)
-    source = SourceStats.from_layout(contract.stat_layout, stats, style)
-    as_input = np.float32 if contract.input.dtype == "float32" else np.uint8
-    path = {g: str(Path(model_dir) / contract.graph(g).file) for g in ("segment", "style")}
-    feeds: dict[str, list[dict]] = {"segment": [], "plain": []}
-    adapter = Adapter(calibration.mode, source)
-    with (
-        open_backend(path["segment"], "ort", layout="nchwc") as seg,
-        open_backend(path["style"], "ort", layout="nchwc") as sty,
-    ):
-
-        def segment_fn(images: np.ndarray, prior: np.ndarray) -> dict:
-            feed = {"image": images.astype(as_input), "norm_prior": prior}
-            feeds["segment"].append(feed)
-            return seg.infer(feed)
-
-        def style_fn(images: np.ndarray) -> np.ndarray:
-            return sty.infer({"image": images.astype(as_input)})["style"]
-
-        for image in calibration.images:
-            adapter.segment_frame(image, style_fn, segment_fn)
-            feeds["plain"].append({"image": image[None].astype(as_input)})
+    """The inputs of every calibration image for ``segment`` (run in ``calibration.mode``) and
+    ``plain`` (``source``, BatchNorm folded), recorded from the runtime's own Segmenter running
+    the FP32 graphs of ``model_dir``: the priors are those its adaptation step makes, whatever
+    the statistic inputs of the graph are."""
+    feeds: dict[str, list[dict]] = {}
+    for graph, norm in (("segment", calibration.mode), ("plain", "source")):
+        with _recorder()(model_dir, graph, norm) as seg:
+            for image in calibration.images:
+                seg(image)
+            feeds[graph] = seg.recorded
     return feeds
+
+
+def _recorder() -> type:
+    """A Segmenter (ONNX Runtime, FP32 graphs) that keeps the inputs it gives one graph."""
+    from edgedg_runtime.segmenter import Segmenter
+
+    class Recorder(Segmenter):
+        def __init__(self, model_dir, graph: str, norm: str):
+            self.graph, self.recorded = graph, []
+            fold = graph == "plain"
+            super().__init__(str(model_dir), "ort", norm, fold_source=fold, ort_layout="nchwc")
+
+        def feeds(self, graph, images, prior=None):
+            feeds = super().feeds(graph, images, prior)
+            if graph == self.graph:
+                self.recorded.append(feeds)
+            return feeds
+
+    return Recorder
 
 
 class FeedReader:

@@ -270,7 +270,7 @@ class Segmenter:
         ``timings`` from the backends' own times and ``select`` with the rest of the step."""
         if self.adapter is None:  # source: the folded plain graph
             plain = self._backends["plain"]
-            labels = plain.infer({"image": self._feed(image[None])})["labels"]
+            labels = plain.infer(self.feeds("plain", image[None]))["labels"]
             timings["segment"] = plain.last_ms
             return labels[0], float("nan"), 0
         t = time.perf_counter()
@@ -286,10 +286,21 @@ class Segmenter:
         return outputs["labels"][0], float(info.shift_score), int(info.k)
 
     def _style(self, images: np.ndarray) -> np.ndarray:
-        return self._backends["style"].infer({"image": self._feed(images)})["style"]
+        return self._backends["style"].infer(self.feeds("style", images))["style"]
 
     def _segment(self, images: np.ndarray, prior: np.ndarray) -> dict[str, np.ndarray]:
-        return self._backends["segment"].infer({"image": self._feed(images), "norm_prior": prior})
+        return self._backends["segment"].infer(self.feeds("segment", images, prior))
+
+    def feeds(
+        self, graph: str, images: np.ndarray, prior: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """The inputs the Segmenter gives ``graph`` for ``images`` (uint8 [N, H, W, 3] at the
+        input size) and, for segment, the adaptation step's ``prior``: every graph call goes
+        through here (INT8 calibration records them to see what the graphs see at run time)."""
+        feeds = {"image": self._feed(images)}
+        if graph == "segment":
+            feeds["norm_prior"] = prior
+        return feeds
 
     def _feed(self, images: np.ndarray) -> np.ndarray:
         return images.astype(np.float32) if self._float_input else images
