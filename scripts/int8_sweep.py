@@ -6,7 +6,7 @@ checkpoint with ``--int8`` into OUT/<setting> and scores FP32 and INT8 with `edg
 numbers chose the defaults of ``edgedg_export.calibrate`` (docs/results.md, "INT8").
 
     python scripts/int8_sweep.py CKPT OUT --calib cityscapes:/data/sunny --target cityscapes:/x \
-        --images 8 --images 32 --method minmax --method entropy --mode target
+        --images 8 --images 32 --method minmax --method percentile --calib-mode target
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def main() -> None:
     parser.add_argument("--calib", action="append", required=True, help="FORMAT:PATH (repeat)")
     parser.add_argument("--target", action="append", required=True, help="FORMAT:PATH (repeat)")
     parser.add_argument("--images", action="append", type=int, help="calibration images")
-    parser.add_argument("--method", action="append", help="minmax | entropy | percentile")
+    parser.add_argument("--method", action="append", help="minmax | percentile")
     parser.add_argument("--calib-mode", action="append", help="target | source")
     parser.add_argument("--norm", action="append", help="norm modes to score (default target)")
     parser.add_argument("--runs", type=int, default=1, help="stream orders for the bank modes")

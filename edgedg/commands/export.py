@@ -43,7 +43,7 @@ def _imgsz(value: str | None) -> tuple[int, int] | None:
 @click.option("--calib-images", default=32, show_default=True, help="Calibration images.")
 @click.option(
     "--calib-method",
-    type=click.Choice(["minmax", "entropy", "percentile"]),
+    type=click.Choice(["minmax", "percentile"]),
     default="minmax",
     show_default=True,
     help="How activation ranges are found.",

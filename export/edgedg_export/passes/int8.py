@@ -46,11 +46,10 @@ def qdq_from_onnx(
     model: onnx.ModelProto, reader: object, method: str = "minmax"
 ) -> onnx.ModelProto:
     """The Q/DQ graph of ``model`` calibrated on the feeds of ``reader`` (a CalibrationDataReader)
-    with ``method`` (minmax | entropy | percentile); see the module docstring."""
+    with ``method`` (minmax | percentile); see the module docstring."""
     q = require("onnxruntime.quantization", "export", "INT8 export")
     methods = {
         "minmax": q.CalibrationMethod.MinMax,
-        "entropy": q.CalibrationMethod.Entropy,
         "percentile": q.CalibrationMethod.Percentile,
     }
     if method not in methods:
