@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import onnx
 import pytest
 from _export_helpers import tiny_checkpoint
 from click.testing import CliRunner
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 from edgedg.cli import cli
 from edgedg_export import trt_check
@@ -74,3 +75,64 @@ def test_cli_check_trt_prints_a_line_per_graph_and_fails_non_zero(tmp_path) -> N
     assert "--opset 17 or lower" in result.output
     result = CliRunner().invoke(cli, ["check", str(bad)])
     assert result.exit_code == 1 and "CHECKPOINT" in result.output
+
+
+def test_warnings_are_printed_but_do_not_fail_a_row() -> None:
+    row = trt_check.Row("10", "g.onnx", [trt_check.Finding("10", "g.onnx", "odd", "fix", True)])
+    assert row.ok and row.errors == []
+    assert trt_check.format_rows([row]) == "ok   TensorRT 10    g.onnx (warning: odd)"
+
+
+def _ort_quantized_conv(tmp_path, quantize_bias: bool) -> onnx.ModelProto:
+    """A Conv + bias + Relu graph through ONNX Runtime's quantize_static: QDQ, per-channel,
+    symmetric INT8 (zero points 0), the settings of the INT8 export."""
+    q = pytest.importorskip("onnxruntime.quantization")
+    rng = np.random.default_rng(0)
+    inits = [
+        numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "w"),
+        numpy_helper.from_array(np.full(4, 0.1, np.float32), "b"),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["y"], name="relu"),
+    ]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8, 8])
+    graph = helper.make_graph(nodes, "g", [x], [y], inits)
+    onnx.save(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "f.onnx"
+    )
+    frames = iter([{"x": rng.standard_normal((1, 3, 8, 8)).astype(np.float32)} for _ in range(4)])
+
+    class Frames(q.CalibrationDataReader):
+        def get_next(self):
+            return next(frames, None)
+
+    extra = {"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": quantize_bias}
+    q.quantize_static(
+        str(tmp_path / "f.onnx"),
+        str(tmp_path / "q.onnx"),
+        Frames(),
+        quant_format=q.QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=q.QuantType.QInt8,
+        weight_type=q.QuantType.QInt8,
+        extra_options=extra,
+    )
+    return onnx.load(str(tmp_path / "q.onnx"))
+
+
+def test_onnx_runtime_qdq_graph_passes_every_version(tmp_path) -> None:
+    """Float bias (QuantizeBias off): what TensorRT parses; no failure and no warning."""
+    model = _ort_quantized_conv(tmp_path, quantize_bias=False)
+    for v in trt_check.VERSIONS:
+        assert trt_check.check_graph(model, v) == [], v
+
+
+def test_onnx_runtime_int32_bias_fails_every_version(tmp_path) -> None:
+    """ORT's default INT32 bias DQ: TensorRT refuses it ("only activation types allowed as input
+    to this layer", onnx/onnx-tensorrt#850)."""
+    model = _ort_quantized_conv(tmp_path, quantize_bias=True)
+    for v in trt_check.VERSIONS:
+        problems = [f.problem for f in trt_check.check_graph(model, v) if not f.warning]
+        assert problems and all("int32" in p and "QuantizeBias" in p for p in problems), v

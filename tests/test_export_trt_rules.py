@@ -28,7 +28,13 @@ def _model(nodes, inputs, outputs, inits=(), opset=17) -> onnx.ModelProto:
 
 
 def _problems(model: onnx.ModelProto, version: str) -> list[str]:
-    return [f.problem for f in trt_check.check_graph(model, version, "hand.onnx")]
+    """What ``version`` refuses (warnings left out)."""
+    findings = trt_check.check_graph(model, version, "hand.onnx")
+    return [f.problem for f in findings if not f.warning]
+
+
+def _warnings(model: onnx.ModelProto, version: str) -> list[str]:
+    return [f.problem for f in trt_check.check_graph(model, version, "hand.onnx") if f.warning]
 
 
 def _failing(model: onnx.ModelProto, needle: str) -> tuple[str, ...]:
@@ -92,9 +98,11 @@ def test_qdq_zero_point_required_on_8x_only() -> None:
     assert _failing(model, "3 inputs") == V8
 
 
-def test_qdq_scales_must_be_positive_on_8x() -> None:
+def test_qdq_scales_must_be_positive_on_every_version() -> None:
+    """8.x builtin_op_importers.cpp and 10.x onnxOpImporters.cpp both assert it (kINVALID_NODE)."""
     scale = np.array([0.1, 0.0, 0.1, 0.1], np.float32)
-    assert _failing(_qdq_conv(w_scale=scale), "positive") == V8
+    assert _failing(_qdq_conv(w_scale=scale), "positive") == ALL
+    assert _failing(_qdq_conv(a_scale=np.float32(-0.05)), "positive") == ALL
 
 
 def test_qdq_per_channel_scale_count_must_equal_dim_axis() -> None:
@@ -114,8 +122,26 @@ def test_qdq_activations_are_per_tensor() -> None:
     assert _failing(model, "per-channel") == ALL
 
 
-def test_qdq_per_channel_needs_opset_13() -> None:
-    assert _failing(_qdq_conv(opset=12), "opset 13") == ALL
+def test_qdq_per_tensor_at_opset_10_to_12_passes_every_version() -> None:
+    """QuantizeLinear-10 (scalar scale and zero point) parses on every version: the importers
+    read the node the same way at any opset."""
+    for opset in (10, 11, 12):
+        model = _qdq_conv(w_scale=np.float32(0.1), w_zp=I8(0), axis=None, opset=opset)
+        for v in ALL:
+            assert _problems(model, v) == [] and _warnings(model, v) == [], (opset, v)
+
+
+def test_qdq_per_channel_below_opset_13_is_a_warning_not_a_failure() -> None:
+    """The parsers read it along axis 0; QuantizeLinear-10 itself allows only a scalar scale."""
+    model = _qdq_conv(opset=12, axis=None)
+    assert _failing(model, "") == ()
+    assert all(any("opset 13" in w for w in _warnings(model, v)) for v in ALL)
+
+
+def test_qdq_missing_axis_below_opset_13_means_0_on_every_version() -> None:
+    """W [3, 4, 1, 1] with 3 scales and no axis at opset 12: axis 0, also on 10.16+ / 11."""
+    model = _qdq_conv(w_shape=(3, 4, 1, 1), axis=None, opset=12)
+    assert _failing(model, "scales") == ()
 
 
 def test_qdq_dequantize_reads_int8() -> None:
@@ -264,3 +290,47 @@ def test_every_restriction_cites_its_source() -> None:
         for op, rule in rules["restrictions"].items():
             assert rule.get("cite"), (v, op)
         assert rules["qdq"].get("cite"), v
+
+
+# --- where Q/DQ may sit (placement recommendations: warnings, never failures) -------------------
+
+
+def test_qdq_pair_feeding_a_conv_has_no_placement_warning() -> None:
+    for v in ALL:
+        assert _warnings(_qdq_conv(), v) == [], v
+
+
+def test_quantize_must_feed_dequantize() -> None:
+    """x -> Q -> Reshape -> DQ: TensorRT expects a Q/DQ pair; a warning on every version."""
+    model = _qdq_conv()
+    q = next(n for n in model.graph.node if n.name == "q_x")
+    q.output[0] = "xq0"
+    model.graph.node.insert(1, helper.make_node("Identity", ["xq0"], ["xq"], name="ident"))
+    assert all(any("not a DequantizeLinear" in w for w in _warnings(model, v)) for v in ALL)
+    assert _failing(model, "") == ()
+
+
+def test_weighted_op_with_only_its_weights_quantized_warns() -> None:
+    model = _qdq_conv()
+    conv = next(n for n in model.graph.node if n.op_type == "Conv")
+    conv.input[0] = "x"
+    assert all(any("quantize all inputs" in w for w in _warnings(model, v)) for v in ALL)
+
+
+@pytest.mark.parametrize(
+    "op,w_shape,axis,warns",
+    [
+        ("Conv", (4, 4, 1, 1), 0, False),
+        ("Conv", (4, 4, 1, 1), 1, True),
+        ("ConvTranspose", (4, 4, 1, 1), 1, False),
+        ("ConvTranspose", (4, 4, 1, 1), 0, True),
+    ],
+)
+def test_weights_are_quantized_along_the_output_channel_axis(op, w_shape, axis, warns) -> None:
+    """Conv W is [M, C, kH, kW] (axis 0); ConvTranspose W is [C, M/group, kH, kW] (axis 1)."""
+    model = _qdq_conv(w_shape=w_shape, axis=axis)
+    next(n for n in model.graph.node if n.op_type == "Conv").op_type = op
+    for v in ALL:
+        found = any("output-channel axis" in w for w in _warnings(model, v))
+        assert found == warns, (op, axis, v)
+        assert _problems(model, v) == [], (op, axis, v)

@@ -126,5 +126,5 @@ def cli(
     )
     for row in check_model_dir(out, versions):
         if not row.ok:
-            problems = "; ".join(f"{f.problem} -> {f.fix}" for f in row.findings)
+            problems = "; ".join(f"{f.problem} -> {f.fix}" for f in row.errors)
             click.echo(f"warning: TensorRT {row.version} would not parse {row.graph}: {problems}")

@@ -21,25 +21,27 @@ from pathlib import Path
 import onnx
 from onnx import helper
 
-from edgedg_export.trt_rules import graph_facts, node_problems
+from edgedg_export.trt_rules import graph_facts, node_problems, placement_warnings
 from edgedg_runtime.contract import load_contract
 from edgedg_runtime.errors import EdgeDGError
 
 VERSIONS = ("8.5", "8.6", "10.3", "10", "11")  # every JetPack's TensorRT (reference table)
 _FIX_OPSET = "export with --opset {max} or lower"
 _FIX_OPS = "export with the default --opset and without --simplify"
+_FIX_QDQ = "see TensorRT's Q/DQ placement recommendations"
 _FIX_CAST = "re-export with this edgedg (uint8 labels go ArgMax -> FLOAT -> UINT8)"
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One thing TensorRT ``version`` would refuse in ``graph``, and the export option that
-    avoids it."""
+    """One thing TensorRT ``version`` would refuse in ``graph`` (or, with ``warning``, a placement
+    it parses but may not fuse into INT8 layers), and the export option that avoids it."""
 
     version: str
     graph: str
     problem: str
     fix: str
+    warning: bool = False
 
 
 @dataclass
@@ -51,8 +53,13 @@ class Row:
     findings: list = field(default_factory=list)
 
     @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if not f.warning]
+
+    @property
     def ok(self) -> bool:
-        return not self.findings
+        """Warnings alone do not fail a row."""
+        return not self.errors
 
 
 def versions_for(spec: str | tuple | list) -> tuple[str, ...]:
@@ -97,6 +104,8 @@ def check_graph(model: onnx.ModelProto, version: str, graph: str = "graph") -> l
             add(f"{name}: {problem}", _FIX_OPS)
         if node.op_type == "Cast":
             _check_cast(node, rules, facts.types, add)
+    for problem in placement_warnings(model, rules["qdq"], facts):
+        found.append(Finding(version, graph, problem, _FIX_QDQ, warning=True))
     return found
 
 
@@ -152,11 +161,16 @@ def format_rows(rows: list[Row]) -> str:
     lines = []
     for row in rows:
         head = f"{'ok  ' if row.ok else 'FAIL'} TensorRT {row.version:<5} {row.graph}"
+        warned = [f.problem for f in row.findings if f.warning]
+        tail = f" (warning: {'; '.join(warned[:4])}{_more(warned)})" if warned else ""
         if row.ok:
-            lines.append(head)
+            lines.append(head + tail)
             continue
-        fixes = sorted({f.fix for f in row.findings})
-        problems = "; ".join(f.problem for f in row.findings[:4])
-        more = f" (+{len(row.findings) - 4} more)" if len(row.findings) > 4 else ""
-        lines.append(f"{head}: {problems}{more} -> {'; '.join(fixes)}")
+        fixes = sorted({f.fix for f in row.errors})
+        problems = "; ".join(f.problem for f in row.errors[:4])
+        lines.append(f"{head}: {problems}{_more(row.errors)} -> {'; '.join(fixes)}{tail}")
     return "\n".join(lines)
+
+
+def _more(items: list) -> str:
+    return f" (+{len(items) - 4} more)" if len(items) > 4 else ""

@@ -2,7 +2,9 @@
 
 ``node_problems`` reads one node against ``rules["restrictions"][op_type]`` (inputs that must be
 weights, rank-1 inputs, input types and ranks, attribute values, Einsum features) and, for
-QuantizeLinear/DequantizeLinear, against ``rules["qdq"]``. "Weights" means what the parser holds
+QuantizeLinear/DequantizeLinear, against ``rules["qdq"]``; ``placement_warnings`` reads where
+Q/DQ sit against TensorRT's placement recommendations (warnings: the parser accepts the graph,
+the builder may not fuse it into INT8 layers). "Weights" means what the parser holds
 as weights: an initializer or a Constant node's output (an Identity of an initializer is a tensor
 to the parser, so it does not count).
 """
@@ -107,6 +109,17 @@ def _einsum_problems(node, unsupported: list, facts: GraphFacts) -> list[str]:
     return [f"Einsum {f} is not supported" for f in found if f in unsupported]
 
 
+_INT32_DQ = (
+    "quantized type int32, not INT8 (an INT32 bias DequantizeLinear: keep biases float, "
+    "e.g. ONNX Runtime's quantize_static with extra_options QuantizeBias=False)"
+)
+
+
+def default_axes(qdq: dict, opset: int) -> list[int]:
+    """The axes a per-channel Q/DQ without an ``axis`` attribute may mean on this parser."""
+    return qdq["default_axis"] if opset >= 13 else qdq["default_axis_below_opset_13"]
+
+
 def _qdq_problems(node, qdq: dict, facts: GraphFacts) -> list[str]:
     is_q = node.op_type == "QuantizeLinear"
     inputs = list(node.input) + [""] * (3 - len(node.input))
@@ -117,6 +130,8 @@ def _qdq_problems(node, qdq: dict, facts: GraphFacts) -> list[str]:
     quantized = (facts.types.get(zero) if zero else None) if is_q else facts.types.get(data)
     if is_q and quantized == "uint8":
         problems.append("UINT8 zero point: the parser rejects UINT8 quantization")
+    elif quantized == "int32" and not is_q:
+        problems.append(_INT32_DQ)
     elif quantized is not None and quantized not in qdq["types"]:
         problems.append(f"quantized type {quantized}, not INT8")
     if zero in facts.weights and np.any(facts.weights[zero] != 0):
@@ -134,14 +149,68 @@ def _per_channel_problems(node, data: str, scale: str, qdq: dict, facts: GraphFa
     if count == 1:
         return []
     problems = []
-    if facts.opset < 13:
-        problems.append("per-channel Q/DQ needs opset 13 or higher (the axis attribute)")
     if data not in facts.weights:
         problems.append("per-channel quantization of an activation: activations are per-tensor")
     shape = facts.shapes.get(data) or []
     given = [a.i for a in node.attribute if a.name == "axis"]
-    for axis in given or qdq["default_axis"]:
+    for axis in given or default_axes(qdq, facts.opset):
         if shape and shape[axis] is not None and shape[axis] != count:
             where = f"axis {axis}" + ("" if given else " (the parser's default)")
             problems.append(f"{count} scales but dim[{where}] is {shape[axis]}")
     return problems
+
+
+def placement_warnings(model: onnx.ModelProto, qdq: dict, facts: GraphFacts) -> list[str]:
+    """Where Q/DQ sit against ``qdq["placement"]``: a QuantizeLinear that feeds anything but
+    DequantizeLinear, a weighted op with some inputs quantized and some not, weights quantized
+    per-channel along another axis than the op's output channels, per-channel Q/DQ below opset 13
+    (the parsers read it along axis 0; QuantizeLinear-10 defines a scalar scale only)."""
+    producers = {o: n for n in model.graph.node for o in n.output}
+    consumers: dict = {}
+    for node in model.graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    found = []
+    for node in model.graph.node:
+        name = f"{node.op_type} '{node.name}'"
+        if node.op_type == "QuantizeLinear":
+            found += [f"{name}: {w}" for w in _pair_warnings(node, consumers)]
+        is_qdq = node.op_type in ("QuantizeLinear", "DequantizeLinear")
+        if is_qdq and facts.opset < 13 and _scale_count(node, facts) > 1:
+            found.append(f"{name}: per-channel Q/DQ below opset 13 (ONNX defines axis from 13)")
+        axis = qdq["placement"]["weight_axis"].get(node.op_type)
+        if axis is not None:
+            found += [f"{name}: {w}" for w in _weighted_warnings(node, axis, producers, qdq, facts)]
+    return found
+
+
+def _scale_count(node, facts: GraphFacts) -> int:
+    shape = facts.shapes.get(node.input[1]) if len(node.input) > 1 else None
+    return int(np.prod(shape)) if shape else 1
+
+
+def _pair_warnings(node, consumers: dict) -> list[str]:
+    others = [c for c in consumers.get(node.output[0], []) if c.op_type != "DequantizeLinear"]
+    return [
+        f"output feeds {c.op_type} '{c.name}', not a DequantizeLinear (TensorRT expects Q/DQ pairs)"
+        for c in others
+    ]
+
+
+def _weighted_warnings(node, axis: int, producers: dict, qdq: dict, facts: GraphFacts) -> list:
+    dqs = [producers.get(i) for i in node.input[:2]]
+    dqs = [d if d is not None and d.op_type == "DequantizeLinear" else None for d in dqs]
+    found = []
+    if (dqs[0] is None) != (dqs[1] is None):
+        found.append("only some inputs are dequantized: quantize all inputs of weighted ops")
+    weights = dqs[1]
+    if weights is None or _scale_count(weights, facts) <= 1:
+        return found
+    given = [a.i for a in weights.attribute if a.name == "axis"]
+    rank = len(facts.shapes.get(weights.input[0]) or []) or 4
+    for a in sorted({x % rank for x in given or default_axes(qdq, facts.opset)}):
+        if a != axis:
+            found.append(
+                f"weights quantized per-channel along axis {a}, not the output-channel axis {axis}"
+            )
+    return found
