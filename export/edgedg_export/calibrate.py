@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from edgedg_runtime.errors import EdgeDGError
+from edgedg_runtime.segmenter import Segmenter
 
 # Chosen by measurement on the demo's MLDG checkpoint (docs/results.md, "INT8"): more images or
 # another method moved mIoU by less than the stream-order noise.
@@ -132,30 +133,26 @@ def graph_feeds(model_dir: str | os.PathLike, calibration: Calibration) -> dict[
     the statistic inputs of the graph are."""
     feeds: dict[str, list[dict]] = {}
     for graph, norm in (("segment", calibration.mode), ("plain", "source")):
-        with _recorder()(model_dir, graph, norm) as seg:
+        with _Recorder(model_dir, graph, norm) as seg:
             for image in calibration.images:
                 seg(image)
             feeds[graph] = seg.recorded
     return feeds
 
 
-def _recorder() -> type:
+class _Recorder(Segmenter):
     """A Segmenter (ONNX Runtime, FP32 graphs) that keeps the inputs it gives one graph."""
-    from edgedg_runtime.segmenter import Segmenter
 
-    class Recorder(Segmenter):
-        def __init__(self, model_dir, graph: str, norm: str):
-            self.graph, self.recorded = graph, []
-            fold = graph == "plain"
-            super().__init__(str(model_dir), "ort", norm, fold_source=fold, ort_layout="nchwc")
+    def __init__(self, model_dir: str | os.PathLike, graph: str, norm: str):
+        self.graph, self.recorded = graph, []
+        fold = graph == "plain"
+        super().__init__(str(model_dir), "ort", norm, fold_source=fold, ort_layout="nchwc")
 
-        def feeds(self, graph, images, prior=None):
-            feeds = super().feeds(graph, images, prior)
-            if graph == self.graph:
-                self.recorded.append(feeds)
-            return feeds
-
-    return Recorder
+    def feeds(self, graph, images, prior=None):
+        feeds = super().feeds(graph, images, prior)
+        if graph == self.graph:
+            self.recorded.append(feeds)
+        return feeds
 
 
 class FeedReader:
