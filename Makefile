@@ -17,7 +17,7 @@ RUNTIME_PY := $(RUNTIME_VENV)/bin/python
 RUNTIME_STAMP := $(RUNTIME_VENV)/.installed
 RUNTIME_SRC := $(shell find runtime -name '*.py' -o -name '*.toml' -o -name '*.json' | grep -v /build/)
 RUNTIME_TESTS := tests/test_runtime_*.py tests/test_contract_load.py tests/test_bank_core.py \
-	tests/test_bank_adapt.py tests/test_bank_integrity.py
+	tests/test_bank_adapt.py tests/test_bank_integrity.py tests/test_bank_trust.py
 
 .PHONY: demo test test-runtime lint install lock clean
 

@@ -85,3 +85,27 @@ def test_checkpoint_meta_with_another_class_count_is_one_line(tmp_path, edit):
     assert result.output.count("\n") == 1 and "num_classes" in result.output
     other = "num_classes is 7" if edit == "num_classes" else "lists 3 classes"
     assert other in result.output and "5" in result.output
+
+
+def test_export_never_deletes_a_sibling_folder_it_did_not_create(tmp_path):
+    """`.X.old` beside the export target is someone's folder, not ours: kept."""
+    from edgedg_export.model_dir import move_into_place
+
+    out, fresh, theirs = tmp_path / "X", tmp_path / "fresh", tmp_path / ".X.old"
+    for folder, name in ((out, "old.txt"), (fresh, "new.txt"), (theirs, "keep.txt")):
+        folder.mkdir()
+        (folder / name).write_text(name)
+    move_into_place(fresh, out)
+    assert sorted(p.name for p in out.iterdir()) == ["new.txt"]
+    assert (theirs / "keep.txt").read_text() == "keep.txt"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".X.old", "X"]
+
+
+@pytest.mark.parametrize("option", ["--report", "--chart"])
+def test_eval_refuses_a_report_or_chart_that_is_the_checkpoint(tmp_path, option):
+    ckpt = tmp_path / "best.pt"
+    ckpt.write_bytes(b"a checkpoint")
+    args = ["eval", str(ckpt), "--target", f"cityscapes:{tmp_path}", option, str(ckpt)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and "Invalid value" in result.output, result.output
+    assert ckpt.read_bytes() == b"a checkpoint"

@@ -192,7 +192,7 @@ def test_second_writer_of_a_bank_is_refused(model, video, tmp_path):
     holder.kill()
     holder.communicate()
     assert second.exit_code == 1 and "another process" in second.output
-    from edgedg_runtime.bank_file import BankLock
+    from edgedg_runtime.bank_lock import BankLock
 
     # the dead holder's lock is gone; a live one refuses a second taker, even in one process
     with BankLock(str(bank)), pytest.raises(EdgeDGError, match="another process"):

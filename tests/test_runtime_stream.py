@@ -13,8 +13,9 @@ import pytest
 from _runtime_helpers import FakeSegmenter, count_frames, invoke, model_dir, write_video
 
 from edgedg_runtime.benchmark import synthetic_frames
+from edgedg_runtime.sinks import FolderSink, Renderer, VideoSink
 from edgedg_runtime.sources import open_source
-from edgedg_runtime.stream import FolderSink, Renderer, VideoSink, run_loop
+from edgedg_runtime.stream import run_loop
 
 
 @pytest.fixture(scope="module")

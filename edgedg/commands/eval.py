@@ -73,6 +73,12 @@ def cli(
     from edgedg.evaluate import report as out
     from edgedg.evaluate.runner import EvalConfig, evaluate_checkpoint
     from edgedg_runtime.errors import EdgeDGError
+    from edgedg_runtime.stream import check_distinct
+
+    try:  # an output that is the checkpoint (or another output) would overwrite it
+        check_distinct({"CHECKPOINT": checkpoint}, {"--report": report, "--chart": chart})
+    except EdgeDGError as exc:
+        raise click.BadParameter(str(exc)) from None
 
     cfg = EvalConfig(
         tuple(dict.fromkeys(modes)),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from edgedg_runtime.bank_file import MAX_CAPACITY, MAX_M
+
 MODES = ("source", "target", "sib", "qib", "sib-exact")
 
 
@@ -19,12 +21,16 @@ POSITIVE, NON_NEGATIVE = click.IntRange(min=1), click.IntRange(min=0)
     "--backend", type=click.Choice(["auto", "ort", "trt"]), default="auto", show_default=True
 )
 @click.option(
-    "--m", type=POSITIVE, default=4, show_default=True, help="Batch size M of the bank (k = M-1)."
+    "--m",
+    type=click.IntRange(1, MAX_M),
+    default=4,
+    show_default=True,
+    help="Batch size M of the bank (k = M-1).",
 )
 @click.option(
     "--bank-size",
     "capacity",
-    type=POSITIVE,
+    type=click.IntRange(1, MAX_CAPACITY),
     default=None,
     help="Bank capacity Q [default: the saved bank's, else 128].",
 )
@@ -108,28 +114,55 @@ def cli(  # noqa: A002
     INPUT: 0 | /dev/video0 | v4l2://0 | csi://0 | rtsp://... | gst://PIPELINE | video file |
     image folder or glob. OUTPUT: a .mp4/.avi overlay video or a folder for PNGs.
 
-    Exit codes: 0 done; 1 refused (bad model, bank, input or option value); 2 usage error;
-    3 no frame could be read; 4 the final bank save failed; 128+N stopped by signal N (130
-    Ctrl-C, 129 SIGHUP, 143 SIGTERM) after finishing the frame, closing OUTPUT and saving the bank.
+    Exit codes: 0 done; 1 refused (bad model, bank, input or option value); 2 usage error (an
+    option out of range, an OUTPUT or --bank that is an input or another output); 3 no frame
+    could be read; 4 the final bank save failed; 5 an output failed (the bank is still saved);
+    128+N stopped by signal N (130 Ctrl-C, 129 SIGHUP, 143 SIGTERM) after finishing the frame,
+    closing OUTPUT and saving the bank. When several apply: 4, then 5, then 128+N, then 3.
     """
     import logging
 
     from edgedg_runtime.bank import BankOptions
-    from edgedg_runtime.stream import EXIT_BANK_NOT_SAVED, EXIT_NO_FRAMES, StreamOptions, stream
+    from edgedg_runtime.errors import EdgeDGError
+    from edgedg_runtime.stream import StreamOptions, check_distinct, stream
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        check_distinct(
+            {"MODEL_DIR": model_dir, "INPUT": input}, {"OUTPUT": output, "--bank": bank_path}
+        )
+    except EdgeDGError as exc:
+        raise click.BadParameter(str(exc)) from None
     views = tuple(v.strip() for v in visualize.split(",") if v.strip())
     bank_options = BankOptions(m, capacity, source_weight)
     opts = StreamOptions(bank=bank_path, visualize=views, bank_options=bank_options, **options)
     summary = stream(model_dir, input, output, opts, echo=click.echo)
     click.echo(summary.format())
+    _exit(summary, input)
+
+
+def _exit(summary, source: str) -> None:
+    """Print the error line of the exit code and exit. A capture thread still blocked inside
+    OpenCV (a stalled network stream) would abort the interpreter's exit with SIGABRT, so then
+    the process ends with os._exit once everything is written (see sources.LiveCapture)."""
+    import os
+    import sys
+
+    from edgedg_runtime.stream import EXIT_BANK_NOT_SAVED, EXIT_NO_FRAMES, EXIT_OUTPUT_FAILED
+
     code = summary.exit_code()
     if code == EXIT_NO_FRAMES:
-        click.echo(f"Error: no frame could be read from {input}: check that it plays", err=True)
+        click.echo(f"Error: no frame could be read from {source}: check that it plays", err=True)
+    elif code == EXIT_OUTPUT_FAILED:
+        click.echo(f"Error: output failed ({summary.output_error})", err=True)
     elif code == EXIT_BANK_NOT_SAVED:
         click.echo(
             f"Error: the style bank was not saved ({summary.bank_error}): free space or make "
             "its folder writable; this run's adaptation is lost",
             err=True,
         )
+    if summary.capture_left:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     raise SystemExit(code)

@@ -68,8 +68,9 @@ def score_stream(
     """Stream ``frames_dir`` (PNG files, read in name order) through ``model_dir`` on ONNX Runtime
     in mode ``norm``, scoring against ``labels_dir``; with ``video``, also write the overlay."""
     from edgedg_runtime import Segmenter
+    from edgedg_runtime.sinks import Renderer, VideoSink
     from edgedg_runtime.sources import open_source
-    from edgedg_runtime.stream import Renderer, VideoSink, run_loop
+    from edgedg_runtime.stream import run_loop
 
     with Segmenter(model_dir, backend="ort", norm=norm, threads=threads) as seg:
         scorer = ScoreSink(labels_dir, len(seg.class_names), keep)

@@ -237,10 +237,12 @@ def replace_own_files(tmp: Path, out: Path) -> None:
 
 
 def move_into_place(tmp: Path, out: Path) -> None:
-    """Swap the finished directory in: the old one (if any) is renamed aside, then deleted."""
-    old = out.with_name(f".{out.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out.exists():
-        os.replace(out, old)
+    """Swap the finished directory in: the old one (if any) is renamed aside onto a fresh empty
+    folder of our own (``.NAME.XXXXXXXX.old``), then deleted; nothing else beside it is touched."""
+    if not out.exists():
+        os.replace(tmp, out)
+        return
+    old = tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".old")
+    os.replace(out, old)  # a directory may replace an empty one
     os.replace(tmp, out)
     shutil.rmtree(old, ignore_errors=True)

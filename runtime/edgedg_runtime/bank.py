@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from edgedg_runtime.bank_file import BANK_SCHEMA_VERSION, entry_is_valid, read_bank_file
+from edgedg_runtime.bank_file import (
+    BANK_SCHEMA_VERSION,
+    check_bank_size,
+    entry_is_valid,
+    read_bank_file,
+)
 from edgedg_runtime.errors import BankError
 from edgedg_runtime.fileio import atomic_open
 from edgedg_runtime.layout import StatLayout
@@ -131,8 +137,8 @@ class StyleBank:
         keep_images: bool = False,
     ) -> None:
         capacity = DEFAULT_CAPACITY if options.capacity is None else options.capacity
-        if capacity < 1 or options.m < 1:
-            raise BankError(f"bank capacity and m must be >= 1, got {capacity} and {options.m}")
+        entry = source.style.nbytes + source.stats.nbytes if source is not None else 0
+        check_bank_size(capacity, options.m, entry)
         if options.source_weight < 0 or (options.source_weight > 0 and source is None):
             raise BankError("source_weight must be >= 0 and needs the model's source stats")
         self.capacity = int(capacity)
@@ -167,6 +173,8 @@ class StyleBank:
                 f"{self.source.total}"
             )
         q = self.capacity
+        image_bytes = image.nbytes if image is not None and self.keep_images else 0
+        check_bank_size(q, self.m, style.nbytes + stats.nbytes + image_bytes)
         self._style = np.zeros((q,) + style.shape, dtype=np.float32)
         self._stats = np.zeros((q,) + stats.shape, dtype=np.float32)
         if self.keep_images:
@@ -333,7 +341,7 @@ class StyleBank:
         }
         if images is not None:
             arrays["images"] = images
-        with atomic_open(path) as handle:
+        with atomic_open(os.path.realpath(path)) as handle:  # a symlinked bank stays a link
             np.savez(handle, **arrays)
 
 
@@ -374,27 +382,7 @@ def load_bank(
     return bank
 
 
-def time_select_prior(
-    capacity: int = 128, stats: int = 27072, channels: int = 64, m: int = 4, repeats: int = 500
-) -> float:
-    """Median seconds of one select + prior on a full bank of random entries (the per-frame bank
-    cost outside the graphs). Defaults: ResNet-50 + FCN (S = 27,072), C = 64, Q = 128, M = 4."""
-    import time
-
-    rng = np.random.default_rng(0)
-    layout = StatLayout.from_channels([("bn", stats, False)])
-    source = SourceStats.from_layout(layout, np.abs(rng.normal(size=(2, stats))))
-    bank = StyleBank(BankOptions(m, capacity), source)
-    for _ in range(capacity):
-        bank.add(np.abs(rng.normal(size=(2, channels))), np.abs(rng.normal(size=(2, stats))))
-    probe = np.abs(rng.normal(size=(2, channels))).astype(np.float32)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        bank.prior(bank.select(probe))
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
 if __name__ == "__main__":
+    from edgedg_runtime.benchmark import time_select_prior
+
     print(f"select + prior: {time_select_prior() * 1e3:.3f} ms per frame (median)")

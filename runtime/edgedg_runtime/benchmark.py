@@ -17,8 +17,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from edgedg_runtime.bank import BankOptions
+from edgedg_runtime.bank import BankOptions, SourceStats, StyleBank
 from edgedg_runtime.errors import EdgeDGError
+from edgedg_runtime.layout import StatLayout
 
 BENCH_MODES = ("plain", "source", "target", "sib", "qib", "sib-exact")
 STAGES = ("preprocess", "style", "select", "segment", "postprocess", "total")
@@ -217,3 +218,25 @@ def format_table(report: dict) -> str:
         ratio = f"{entry['ratio']:>9.3f}" if entry.get("ratio") is not None else f"{'-':>9}"
         lines.append(f"{mode:<{width}}" + "".join(f"{c:>20}" for c in cells) + ratio)
     return "\n".join(lines)
+
+
+def time_select_prior(
+    capacity: int = 128, stats: int = 27072, channels: int = 64, m: int = 4, repeats: int = 500
+) -> float:
+    """Median seconds of one select + prior on a full bank of random entries (the per-frame bank
+    cost outside the graphs). Defaults: ResNet-50 + FCN (S = 27,072), C = 64, Q = 128, M = 4."""
+    import time
+
+    rng = np.random.default_rng(0)
+    layout = StatLayout.from_channels([("bn", stats, False)])
+    source = SourceStats.from_layout(layout, np.abs(rng.normal(size=(2, stats))))
+    bank = StyleBank(BankOptions(m, capacity), source)
+    for _ in range(capacity):
+        bank.add(np.abs(rng.normal(size=(2, channels))), np.abs(rng.normal(size=(2, stats))))
+    probe = np.abs(rng.normal(size=(2, channels))).astype(np.float32)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        bank.prior(bank.select(probe))
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))

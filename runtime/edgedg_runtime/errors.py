@@ -33,6 +33,10 @@ class FrameError(EdgeDGError):
     """A frame given to the runtime is not a non-empty uint8 BGR image."""
 
 
+class OutputError(EdgeDGError):
+    """An output (a video, an image folder) could not be written: the recording is incomplete."""
+
+
 class CheckpointError(EdgeDGError):
     """A checkpoint file is missing, corrupt, or of another model."""
 

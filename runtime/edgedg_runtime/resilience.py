@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from typing import Callable
 
 from edgedg_runtime.errors import EdgeDGError
 
@@ -21,18 +22,27 @@ STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")  # a stream ends with exit code 1
 
 class StopSignals:
     """While active, SIGINT, SIGTERM and SIGHUP ask the stream loop to stop after the frame in
-    progress (``signum`` is set) instead of killing the process; a second signal stops at once
-    (KeyboardInterrupt). Handlers are installed only in the main thread (Python allows no
-    other), and the previous ones are restored on exit."""
+    progress (``signum`` is set, and ``on_signal()`` is called: a live source stops waiting for
+    a frame) instead of killing the process; a second signal stops at once (KeyboardInterrupt),
+    except once ``finishing`` is set: closing the outputs and saving the bank are never cut
+    short (a supervisor's SIGKILL still is). Handlers are installed only in the main thread
+    (Python allows no other), and the previous ones are restored on exit.
 
-    def __init__(self) -> None:
+    ``on_signal`` runs inside the signal handler: it must only set flags (no locks, no I/O)."""
+
+    def __init__(self, on_signal: Callable[[], None] | None = None) -> None:
         self.signum: int | None = None
+        self.finishing = False
+        self._on_signal = on_signal
         self._previous: dict = {}
 
     def _handle(self, signum: int, frame: object) -> None:
-        if self.signum is not None:
+        if self.signum is None:
+            self.signum = signum
+            if self._on_signal is not None:
+                self._on_signal()
+        elif not self.finishing:
             raise KeyboardInterrupt
-        self.signum = signum
 
     def __enter__(self) -> StopSignals:
         if threading.current_thread() is threading.main_thread():

@@ -91,12 +91,20 @@ class FrameSource:
         self.fps: float | None = None
         self.dropped = 0
         self.end_reason = "end of input"
+        self.interrupted = False  # set by interrupt(): a live source stops waiting for a frame
 
     def __iter__(self) -> Iterator[Item]:
         return self
 
     def __next__(self) -> Item:
         raise NotImplementedError
+
+    running = False  # a capture thread is running (live sources)
+
+    def interrupt(self) -> None:
+        """Ask the source to end: a live source stops waiting for a frame at once. Safe to call
+        from a signal handler (it only sets a flag)."""
+        self.interrupted = True
 
     def close(self) -> None:
         """Release the device or file."""
@@ -120,9 +128,13 @@ class ImageFiles(FrameSource):
             raise StopIteration
         path = self.files[self._i]
         self._i += 1
-        frame = _cv2().imread(path, _cv2().IMREAD_COLOR)
+        frame, why = None, ""
+        try:
+            frame = _cv2().imread(path, _cv2().IMREAD_COLOR)
+        except _cv2().error as exc:  # e.g. a header claiming more pixels than OpenCV allows
+            why = f" ({str(exc).strip().splitlines()[-1]})"
         if frame is None:
-            log.warning("cannot read image %s: skipped", path)
+            log.warning("cannot read image %s%s: skipped", path, why)
         return os.path.splitext(os.path.basename(path))[0], _resize(frame, self.size)
 
 
@@ -168,10 +180,21 @@ class LiveCapture(FrameSource):
 
     ``timeout``: seconds without a new frame before the stream ends. ``reconnect``: on a read
     failure, reopen with exponential backoff (``backoff`` s, doubling up to 30 s) instead of
-    ending.
+    ending. ``interrupt()`` (a signal) ends the wait for a frame within 0.1 s.
+
+    The capture thread owns the OpenCV capture: only it reads, reopens and releases it. A read
+    can block inside OpenCV (a stalled network stream until OpenCV's own read timeout), and no
+    other thread may release a capture in the middle of a read, so ``close()`` waits
+    ``close_wait`` seconds at most and then leaves the thread to release the capture when its
+    read returns. Such a thread must not still be inside OpenCV when the interpreter exits: at
+    exit CPython ends daemon threads with pthread_exit as they return from C code, and that
+    unwinding through OpenCV's C++ frames calls std::terminate ("terminate called without an
+    active exception", SIGABRT). A program that exits while ``running`` is still True after
+    ``close()`` must end with ``os._exit`` after its own clean-up, as `edgedg stream` does.
     """
 
     live = True
+    close_wait = 1.0
 
     def __init__(
         self,
@@ -196,30 +219,38 @@ class LiveCapture(FrameSource):
 
     def _run(self) -> None:
         backoff = self.backoff
-        while not self._stop:
-            ok, frame = self._cap.read() if self._cap is not None else (False, None)
-            if ok and frame is not None:
-                backoff = self.backoff
-                with self._cond:
-                    self.dropped += int(self._seq > self._taken)  # the previous one was never read
-                    self._frame, self._seq = frame, self._seq + 1
-                    self._cond.notify_all()
-                continue
-            if not self.reconnect:
-                break
-            backoff = self._reopen(backoff)
-        with self._cond:
-            self._ended = True
-            self._cond.notify_all()
+        try:
+            while not self._stop:
+                ok, frame = self._cap.read() if self._cap is not None else (False, None)
+                if ok and frame is not None:
+                    backoff = self.backoff
+                    with self._cond:
+                        self.dropped += int(self._seq > self._taken)  # the previous one was unread
+                        self._frame, self._seq = frame, self._seq + 1
+                        self._cond.notify_all()
+                    continue
+                if not self.reconnect or self._stop:
+                    break
+                backoff = self._reopen(backoff)
+        finally:
+            self._release()
+            with self._cond:
+                self._ended = True
+                self._cond.notify_all()
 
-    def _reopen(self, backoff: float) -> float:
-        log.warning("%s: no frame; reconnecting in %.2g s", self.name, backoff)
+    def _release(self) -> None:
         if self._cap is not None:
             self._cap.release()
             self._cap = None
+
+    def _reopen(self, backoff: float) -> float:
+        log.warning("%s: no frame; reconnecting in %.2g s", self.name, backoff)
+        self._release()
         deadline = time.monotonic() + backoff
         while not self._stop and time.monotonic() < deadline:
             time.sleep(0.05)
+        if self._stop:
+            return backoff
         try:
             self._cap = self._opener()
         except EdgeDGError as exc:
@@ -227,25 +258,36 @@ class LiveCapture(FrameSource):
         return min(backoff * 2.0, 30.0)
 
     def __next__(self) -> Item:
+        deadline = time.monotonic() + self.timeout
         with self._cond:
-            fresh = self._cond.wait_for(
-                lambda: self._seq > self._taken or self._ended or self._stop, self.timeout
-            )
-            if self._seq > self._taken:
+            # short waits: a signal handler cannot notify a condition, it sets ``interrupted``
+            while not (self._seq > self._taken or self._ended or self.interrupted):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(min(left, 0.1))
+            if self._seq > self._taken and not self.interrupted:
                 self._taken = self._seq
                 return f"frame_{self._seq:06d}", self._frame
-            self.end_reason = "source ended" if fresh else f"no frame for {self.timeout:g} s"
+            if self.interrupted:
+                self.end_reason = "interrupted"
+            elif self._ended:
+                self.end_reason = "source ended"
+            else:
+                self.end_reason = f"no frame for {self.timeout:g} s"
         raise StopIteration
+
+    @property
+    def running(self) -> bool:
+        """True while the capture thread runs (after ``close()``: still blocked in OpenCV)."""
+        return self._thread.is_alive()
 
     def close(self) -> None:
         self._stop = True
         with self._cond:
             self._cond.notify_all()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout=2.0)
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=self.close_wait)
 
 
 def _resize(frame: np.ndarray | None, size: tuple[int, int] | None):

@@ -4,10 +4,22 @@
 source spec; ``run_loop(segmenter, source, sinks, ...)`` is the loop itself (any callable that
 returns a result with ``labels``, ``shift``, ``timings`` works, which the tests use). Bad frames
 are counted and skipped; a source that ends or breaks ends the run cleanly; so do Ctrl-C,
-SIGTERM (systemd, docker stop) and SIGHUP: the frame in progress is finished, the video closed,
-the bank saved. A failed bank save never stops the stream. A summary (frames, bad, dropped, fps,
-ms per stage, mean shift, how it ended) is always returned; ``StreamSummary.exit_code`` maps it
-to the exit codes of `edgedg stream` (see the README's Reliability section).
+SIGTERM (systemd, docker stop) and SIGHUP, even while a live source is stalled: the frame in
+progress is finished, the video closed, the bank saved (a second signal skips the frame in
+progress, never the closing and the save). A failed bank save never stops the stream. An output
+that fails (its folder removed, a frame too large for the video writer, a full disk found when the
+video is closed) ends the stream; the bank is still saved. A summary (frames, bad, dropped, fps,
+ms per stage, mean shift, how it ended, what failed) is always returned, and
+``StreamSummary.exit_code`` maps it to the exit codes of `edgedg stream`. When several apply,
+the first in this list wins:
+
+    4    the final bank save failed (this run's adaptation is lost)
+    5    an output failed (the recording is incomplete, whatever else happened)
+    128+N  stopped by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP)
+    3    no frame could be read
+    0    ran to its end (or --max-frames)
+
+1 (refused at start) and 2 (usage) come before any frame, so they never compete with these.
 """
 
 from __future__ import annotations
@@ -16,26 +28,23 @@ import logging
 import math
 import os
 import signal
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-import numpy as np
-
 from edgedg_runtime.adapt import BANK_MODES
 from edgedg_runtime.bank import BankOptions
-from edgedg_runtime.bank_file import BankLock
-from edgedg_runtime.errors import EdgeDGError, FrameError, require
+from edgedg_runtime.bank_lock import BankLock
+from edgedg_runtime.errors import EdgeDGError, FrameError, OutputError
 from edgedg_runtime.fileio import remove_orphan_temps
 from edgedg_runtime.resilience import BankSaver, StopSignals
+from edgedg_runtime.sinks import Renderer, make_sinks
 from edgedg_runtime.sources import FrameSource, open_source
-from edgedg_runtime.visualize import VIEWS, palette_bgr, render
 
 log = logging.getLogger(__name__)
-VIDEO_FOURCC = {".mp4": "mp4v", ".avi": "MJPG"}
 EXIT_NO_FRAMES = 3  # the input gave no frame that could be segmented
 EXIT_BANK_NOT_SAVED = 4  # the final bank save failed: this run's adaptation is lost
+EXIT_OUTPUT_FAILED = 5  # an output failed: the recording is incomplete
 
 
 @dataclass
@@ -105,6 +114,8 @@ class StreamSummary:
     signal: int | None = None  # the signal that stopped the stream
     bank_skipped: int = 0  # frames whose statistics were not finite: not added to the bank
     bank_error: str | None = None  # why the final bank save failed
+    output_error: str | None = None  # why an output failed (the first failure)
+    capture_left: bool = False  # a capture thread was still blocked in OpenCV at the end
 
     @property
     def fps(self) -> float:
@@ -119,119 +130,21 @@ class StreamSummary:
         )
         if self.bank_skipped:
             text += f"\nstyle bank: {self.bank_skipped} frames not added (non-finite statistics)"
+        if self.output_error:
+            text += f"\noutput failed: {self.output_error}"
         if self.bank_error:
             text += f"\nstyle bank NOT saved: {self.bank_error}"
         return text
 
     def exit_code(self) -> int:
-        """0: ran to its end; 3: no frame could be read; 4: the final bank save failed (wins
-        over the others); 128 + N: stopped by signal N (130 Ctrl-C, 129 SIGHUP, 143 SIGTERM)."""
+        """The exit code; the module docstring lists them, the first that applies wins."""
         if self.bank_error:
             return EXIT_BANK_NOT_SAVED
+        if self.output_error:
+            return EXIT_OUTPUT_FAILED
         if self.signal:
             return 128 + int(self.signal)
         return EXIT_NO_FRAMES if self.frames == 0 else 0
-
-
-# --- sinks ------------------------------------------------------------------------------------
-class Renderer:
-    """Draws a view (overlay / mask) of a result with the model's class colours and names."""
-
-    def __init__(self, names: Sequence[str], colors_rgb, alpha: float = 0.5):
-        self.names, self.palette, self.alpha = list(names), palette_bgr(colors_rgb), alpha
-
-    def __call__(self, frame: np.ndarray, labels: np.ndarray, view: str = "overlay"):
-        return render(frame, labels, self.palette, self.names, view, self.alpha)
-
-
-class VideoSink:
-    """An overlay video, one output frame per segmented input frame; written to a temp file in
-    the same folder and moved into place when closed."""
-
-    def __init__(self, path: str, fps: float, renderer: Renderer):
-        ext = os.path.splitext(path)[1].lower()
-        if ext not in VIDEO_FOURCC:
-            raise EdgeDGError(f"output video must end in {' or '.join(VIDEO_FOURCC)}: {path}")
-        self.path, self.fps, self.renderer = path, float(fps), renderer
-        self._tmp = os.path.join(
-            os.path.dirname(path) or ".", f".{os.path.basename(path)}.tmp{ext}"
-        )
-        self._writer, self._size, self.written = None, None, 0
-
-    def write(self, name: str, frame: np.ndarray, labels: np.ndarray) -> None:
-        cv2 = require("cv2", "camera", "Writing videos")
-        image = self.renderer(frame, labels, "overlay")
-        if self._writer is None:
-            self._size = (image.shape[1], image.shape[0])
-            fourcc = cv2.VideoWriter_fourcc(*VIDEO_FOURCC[os.path.splitext(self.path)[1].lower()])
-            self._writer = cv2.VideoWriter(self._tmp, fourcc, self.fps, self._size)
-            if not self._writer.isOpened():
-                raise EdgeDGError(f"OpenCV cannot write the video {self.path} (codec missing?)")
-        if (image.shape[1], image.shape[0]) != self._size:
-            image = cv2.resize(image, self._size, interpolation=cv2.INTER_NEAREST)
-        self._writer.write(image)
-        self.written += 1
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.release()
-            self._writer = None
-            os.replace(self._tmp, self.path)
-
-
-class FolderSink:
-    """PNG files ``<name>_<view>.png`` for each requested view, each written atomically."""
-
-    def __init__(self, folder: str, views: Sequence[str], renderer: Renderer):
-        bad = [v for v in views if v not in VIEWS]
-        if bad or not views:
-            raise EdgeDGError(f"--visualize takes a comma list of {', '.join(VIEWS)}, got {views}")
-        os.makedirs(folder, exist_ok=True)
-        self.folder, self.views, self.renderer, self.written = folder, tuple(views), renderer, 0
-
-    def write(self, name: str, frame: np.ndarray, labels: np.ndarray) -> None:
-        cv2 = require("cv2", "camera", "Writing images")
-        for view in self.views:
-            path = os.path.join(self.folder, f"{name}_{view}.png")
-            tmp = os.path.join(self.folder, f".{name}_{view}.tmp.png")
-            if not cv2.imwrite(tmp, self.renderer(frame, labels, view)):
-                raise EdgeDGError(f"cannot write {path}: is the folder writable?")
-            os.replace(tmp, path)
-        self.written += 1
-
-    def close(self) -> None:
-        pass
-
-
-class DisplaySink:
-    """An OpenCV window; ``q`` or Esc stops the stream."""
-
-    def __init__(self, renderer: Renderer, title: str = "edgedg"):
-        self.renderer, self.title, self.quit = renderer, title, False
-
-    def write(self, name: str, frame: np.ndarray, labels: np.ndarray) -> None:
-        cv2 = require("cv2", "camera", "Showing a window")
-        cv2.imshow(self.title, self.renderer(frame, labels, "overlay"))
-        self.quit = (cv2.waitKey(1) & 0xFF) in (ord("q"), 27)
-
-    def close(self) -> None:
-        cv2 = require("cv2", "camera", "Showing a window")
-        cv2.destroyWindow(self.title)
-
-
-def display_available() -> tuple[bool, str]:
-    """(available, why not): a display server and an OpenCV build with a GUI."""
-    if sys.platform.startswith("linux") and not (
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-    ):
-        return False, "no display (DISPLAY is not set)"
-    cv2 = require("cv2", "camera", "Showing a window")
-    try:
-        cv2.namedWindow("edgedg-probe")
-        cv2.destroyWindow("edgedg-probe")
-    except cv2.error:
-        return False, "this OpenCV has no GUI (a headless build)"
-    return True, ""
 
 
 # --- the loop ---------------------------------------------------------------------------------
@@ -273,6 +186,11 @@ def run_loop(
             summary.end_reason = source.end_reason
     except KeyboardInterrupt:
         summary.end_reason, summary.signal = "interrupted", int(signal.SIGINT)
+    except OutputError as exc:
+        summary.end_reason, summary.output_error = "output failed", str(exc)
+    if stop is not None and stop.signum and summary.signal is None:  # ended a stalled read
+        summary.signal = stop.signum
+        summary.end_reason = f"stopped by {signal.Signals(stop.signum).name}"
     summary.seconds = time.perf_counter() - start
     summary.dropped = source.dropped
     summary.stage_ms = times.means()
@@ -299,25 +217,6 @@ def _segment_one(segmenter, name, frame, sinks, summary, times, shifts) -> bool:
     return True
 
 
-def make_sinks(output: str | None, options: StreamOptions, renderer: Renderer, fps: float):
-    """The sinks for an OUTPUT argument (.mp4/.avi video or a PNG folder) and ``--display``."""
-    sinks = []
-    if output:
-        if os.path.splitext(output)[1].lower() in VIDEO_FOURCC:
-            sinks.append(VideoSink(output, fps, renderer))
-        elif os.path.splitext(output)[1]:
-            raise EdgeDGError(f"OUTPUT must be a .mp4/.avi file or a folder for PNGs: {output}")
-        else:
-            sinks.append(FolderSink(output, options.visualize, renderer))
-    if options.display:
-        ok, why = display_available()
-        if ok:
-            sinks.append(DisplaySink(renderer))
-        else:
-            log.warning("--display ignored: %s; running headless", why)
-    return sinks
-
-
 def stream(
     model_dir: str,
     source: str,
@@ -328,8 +227,12 @@ def stream(
     """Run a model directory on a source until it ends; see ``edgedg stream --help``.
 
     With ``options.bank``, the bank path is locked for the run (a second process on it is
-    refused), checked writable before the first frame, and saved at exit even after a signal."""
+    refused), checked writable before the first frame, and saved at exit even after a signal or
+    a failed output. An output that is an input or another output is refused first."""
     options = options or StreamOptions()
+    check_distinct(
+        {"MODEL_DIR": model_dir, "INPUT": source}, {"OUTPUT": output, "--bank": options.bank}
+    )
     if options.bank and options.norm not in BANK_MODES:
         raise EdgeDGError(
             f"--bank needs a bank mode ({', '.join(BANK_MODES)}), not --norm {options.norm}"
@@ -337,7 +240,7 @@ def stream(
     lock = BankLock(options.bank).acquire() if options.bank else None
     try:
         if options.bank:
-            remove_orphan_temps(options.bank)  # a save killed mid-write; we hold the lock
+            remove_orphan_temps(lock.real_path)  # a save killed mid-write; we hold the lock
         return _stream(model_dir, source, output, options, echo)
     finally:
         if lock is not None:
@@ -371,17 +274,58 @@ def _stream(model_dir, source, output, options: StreamOptions, echo) -> StreamSu
             if saver is not None and options.bank_save_every and n % options.bank_save_every == 0:
                 saver.save()
 
-        summary = None
         # Signals are caught from the first frame on (before it, a stop loses nothing), and
-        # until the video is closed and the bank saved.
-        with StopSignals() as stop:
+        # until the video is closed and the bank saved; the first one also ends a stalled read.
+        with StopSignals(on_signal=src.interrupt) as stop:
             try:
                 summary = run_loop(
                     seg, src, sinks, options.profile, options.max_frames, save_bank, echo, stop
                 )
             finally:
-                for sink in sinks:
-                    sink.close()
-                if saver is not None and not saver.save() and summary is not None:
-                    summary.bank_error = saver.error
+                stop.finishing = True  # a second signal must not interrupt the save
+                try:
+                    output_error = close_sinks(sinks)
+                finally:
+                    saved = saver is None or saver.save()
+    summary.output_error = summary.output_error or output_error
+    summary.capture_left = src.running  # src is closed: its thread is blocked in OpenCV
+    summary.bank_error = None if saved else saver.error
     return summary
+
+
+def close_sinks(sinks: Sequence) -> str | None:
+    """Close every sink; the first :class:`OutputError` as text (None: all closed well)."""
+    first = None
+    for sink in sinks:
+        try:
+            sink.close()
+        except OutputError as exc:
+            first = first or str(exc)
+    return first
+
+
+def check_distinct(inputs: dict, outputs: dict) -> None:
+    """Refuse an output that is an input or another output of the same command, before anything
+    is opened: ``inputs`` / ``outputs`` map a name (``"INPUT"``, ``"--bank"``) to a path (None or
+    a non-path source such as ``rtsp://...`` is skipped). Real paths are compared (a symlink is
+    its target), and ``os.path.samefile`` catches hard links."""
+    seen = [(name, path) for name, path in inputs.items() if path and os.path.exists(path)]
+    for name, path in outputs.items():
+        if not path:
+            continue
+        for other, other_path in seen:
+            if _same_file(path, other_path):
+                raise EdgeDGError(
+                    f"{name} {path} is also the {other} of this command and would be "
+                    "overwritten: choose another path"
+                )
+        seen.append((name, path))
+
+
+def _same_file(a: str, b: str) -> bool:
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist yet
+        return False

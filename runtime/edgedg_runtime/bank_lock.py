@@ -1,0 +1,75 @@
+"""One writer per style bank (DESIGN section 3): :class:`BankLock`.
+
+The standard library only; Python 3.8 syntax.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; banks are not locked there
+    fcntl = None  # type: ignore[assignment]
+
+from edgedg_runtime.errors import BankError
+
+
+class BankLock:
+    """An exclusive lock on a bank for the life of a stream: ``flock`` on ``REAL_PATH.lock``.
+
+    Two processes saving one bank would each overwrite the other's entries (the last writer
+    wins), so the second one is refused rather than merged: merging two streams' recent frames
+    would mix two cameras' styles into one bank. The lock is taken on the bank's real path
+    (symlinks resolved), so a symlink alias of a locked bank is the same bank and refused, and
+    ``real_path`` is where the bank is saved. The lock file is created without following a
+    symlink (``O_NOFOLLOW``): one planted at ``PATH.lock`` is refused, never written through.
+    The kernel drops the lock when its holder exits, even on ``kill -9``; the lock file itself
+    stays (removing it would race a new holder). Taking the lock also proves, before the first
+    frame, that the bank's folder is writable.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = str(path)
+        self.real_path = os.path.realpath(self.path)
+        self.lock_path = self.real_path + ".lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> BankLock:
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+        try:
+            os.makedirs(os.path.dirname(self.real_path), exist_ok=True)
+            fd = os.open(self.lock_path, flags, 0o666)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise BankError(
+                    f"the lock file {self.lock_path} of the style bank {self.path} is a symbolic "
+                    "link, which a lock never follows: remove it"
+                ) from None
+            raise BankError(
+                f"cannot write the style bank {self.path} ({exc.strerror or exc}): choose a "
+                "--bank path in a writable folder"
+            ) from None
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise BankError(
+                    f"another process is using the style bank {self.path} (it holds "
+                    f"{self.lock_path}): give each stream its own --bank"
+                ) from None
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the flock
+            self._fd = None
+
+    def __enter__(self) -> BankLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
