@@ -15,19 +15,39 @@ The file is a plain dict of tensors and JSON-like values, so it loads with
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from edgedg.errors import CheckpointError
 from edgedg.models import SegModel, create_model
+from edgedg_runtime.errors import CheckpointError
 from edgedg_runtime.fileio import atomic_open
 
 FORMAT = "edgedg-checkpoint"
 FORMAT_VERSION = 1
 MODEL_KEYS = ("name", "num_classes", "output_stride", "head")
+
+
+def first_non_finite(tensors: Mapping[str, Any]) -> str | None:
+    """The name of the first floating-point tensor holding a nan or an inf; None when all are
+    finite (one device sync in that case, the common one)."""
+    floats = [(k, t) for k, t in tensors.items() if torch.is_tensor(t) and t.is_floating_point()]
+    if not floats or bool(torch.stack([torch.isfinite(t).all() for _, t in floats]).all()):
+        return None
+    return next(k for k, t in floats if not bool(torch.isfinite(t).all()))
+
+
+def check_finite_weights(state: Mapping[str, Any], source: str) -> None:
+    """Refuse a state dict with a nan or inf weight: the run that wrote it diverged."""
+    bad = first_non_finite(state)
+    if bad is not None:
+        raise CheckpointError(
+            f"{source}: its weights are not finite ({bad} holds nan or inf; the run that wrote "
+            "it diverged): use an earlier checkpoint, or retrain with a lower --lr"
+        )
 
 
 def class_table() -> tuple[list[str], list[list[int]]]:
@@ -145,6 +165,7 @@ def model_from_checkpoint(ckpt: dict[str, Any], source: str = "checkpoint") -> S
         raise CheckpointError(
             f"{source}: weights do not match the model {cfg}: {' '.join(first)}"
         ) from None
+    check_finite_weights(ckpt["model"], source)
     return model
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+# The two graphs whose convolutions differ (the style graph is one stem convolution).
 GRAPHS = ("plain", "segment")
 
 

@@ -124,6 +124,7 @@ def test_unknown_schema_is_refused(tmp_path: Path, version: object) -> None:
         (lambda d: d.update(labels_dtype="int64"), "labels_dtype"),
         (lambda d: d["files"].pop(SOURCE_STATS_FILE), "source_stats.npz has no sha256"),
         (lambda d: d["classes"].pop(), "1 classes listed"),
+        (lambda d: d["classes"][0].update(color=[300, -5, 0]), "colours .* not RGB 0..255"),
         (lambda d: d["stat_layout"]["layers"][1].update(offset=5), "malformed"),
     ],
 )

@@ -14,7 +14,7 @@ from edgedg.demo.figure import TILE_WIDTH, FigureRow, render_figure
 from edgedg.demo.pipeline import MARKER, Progress, prepare_out
 from edgedg.demo.scoring import ScoreSink, score_stream
 from edgedg.demo.summary import format_summary
-from edgedg.errors import DataError, EdgeDGError
+from edgedg_runtime.errors import DataError, EdgeDGError
 
 ROOT = Path(__file__).resolve().parents[1]
 

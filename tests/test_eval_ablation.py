@@ -13,7 +13,6 @@ from click.testing import CliRunner
 pytest.importorskip("edgedg.train")
 
 from edgedg.cli import cli  # noqa: E402
-from edgedg.errors import EdgeDGError  # noqa: E402
 from edgedg.evaluate.ablation import (  # noqa: E402
     ROWS,
     SOURCES,
@@ -22,6 +21,7 @@ from edgedg.evaluate.ablation import (  # noqa: E402
     make_domains,
     run_ablation,
 )
+from edgedg_runtime.errors import EdgeDGError  # noqa: E402
 
 
 def _labels(spec: str, split: str) -> list[np.ndarray]:

@@ -78,6 +78,6 @@ def test_batch_tn_normalises_over_batches_of_m_shuffled_images(setup):
 def test_bad_options_are_one_line_errors(setup):
     _, ckpt, targets = setup
     result = CliRunner().invoke(main, ["eval", str(ckpt), "--target", targets[0], "--runs", "9"])
-    assert result.exit_code == 1 and "--runs must be" in result.output
+    assert result.exit_code == 2 and "'--runs'" in result.output and "1<=x<=5" in result.output
     result = CliRunner().invoke(main, ["eval", "missing.pt", "--target", targets[0]])
     assert result.exit_code == 1 and "no checkpoint" in result.output

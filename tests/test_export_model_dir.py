@@ -188,7 +188,7 @@ def test_reexport_replaces_and_foreign_folder_is_refused(tmp_path: Path) -> None
     result = CliRunner().invoke(cli, ["export", str(ckpt), "--out", str(foreign)])
     assert result.exit_code == 1 and "not an edgedg model directory" in result.output
     result = CliRunner().invoke(cli, ["export", str(ckpt), "--out", str(out), "--imgsz", "big"])
-    assert result.exit_code == 1 and "HxW" in result.output
+    assert result.exit_code == 2 and "HxW" in result.output
 
 
 def test_resnet18_export_and_check(tmp_path: Path) -> None:

@@ -60,7 +60,7 @@ def test_user_error_is_one_line_exit_1(tmp_path, monkeypatch) -> None:
         textwrap.dedent(
             """
             import click
-            from edgedg.errors import DataError
+            from edgedg_runtime.errors import DataError
 
             @click.command()
             def cli():
@@ -69,7 +69,7 @@ def test_user_error_is_one_line_exit_1(tmp_path, monkeypatch) -> None:
         )
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setitem(cli_module.VERBS, "fake", ("edgedg_fake_verb", "cli", "fake"))
+    monkeypatch.setitem(cli_module.VERBS, "fake", "edgedg_fake_verb")
     result = CliRunner().invoke(cli_module.cli, ["fake"])
     assert result.exit_code == 1
     assert result.output.strip() == (
@@ -82,7 +82,7 @@ def test_bug_keeps_traceback(tmp_path, monkeypatch) -> None:
     mod = tmp_path / "edgedg_buggy_verb.py"
     mod.write_text("import click\n@click.command()\ndef cli():\n    raise KeyError('bug')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setitem(cli_module.VERBS, "buggy", ("edgedg_buggy_verb", "cli", "buggy"))
+    monkeypatch.setitem(cli_module.VERBS, "buggy", "edgedg_buggy_verb")
     result = CliRunner().invoke(cli_module.cli, ["buggy"])
     assert result.exit_code == 1 and isinstance(result.exception, KeyError)
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from edgedg.checkpoint import class_table, load_checkpoint, load_model, save_checkpoint
-from edgedg.errors import CheckpointError
 from edgedg.models import create_model
+from edgedg_runtime.errors import CheckpointError
 
 
 def _meta(model) -> dict:

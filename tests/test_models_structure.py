@@ -6,9 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from edgedg.errors import CheckpointError, EdgeDGError
+from edgedg.model_names import BACKBONE_NAMES, HEAD_NAMES
 from edgedg.models import BACKBONES, HEADS, create_model
 from edgedg.norm import StatNorm2d, norm_layers, stat_layout
+from edgedg_runtime.errors import CheckpointError, EdgeDGError
 
 
 @pytest.mark.parametrize("head", sorted(HEADS))
@@ -76,6 +77,12 @@ def test_registry_miss_lists_names() -> None:
         create_model("resnet51")
     with pytest.raises(EdgeDGError, match="aspp"):
         create_model("tiny", head="pspnet")
+
+
+def test_torch_free_names_match_the_registries() -> None:
+    """`edgedg train`'s help lists the registered names without importing torch."""
+    assert tuple(BACKBONES) == BACKBONE_NAMES
+    assert tuple(HEADS) == HEAD_NAMES
 
 
 def test_pretrained_torchvision_format(tmp_path) -> None:

@@ -52,7 +52,7 @@ def test_bench_command_table_and_json(tiny_dir, tmp_path):
     for mode in BENCH_MODES:
         assert mode in result.output
     bad = invoke(["bench", tiny_dir, "--frames", "0"])
-    assert bad.exit_code == 1 and "--frames" in bad.output
+    assert bad.exit_code == 2 and "--frames" in bad.output  # a usage error
 
 
 def test_bench_compares_another_export_in_the_same_run(tiny_dir, tmp_path):

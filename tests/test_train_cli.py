@@ -82,7 +82,7 @@ def test_train_cli_user_errors(tmp_path: Path) -> None:
             "1",
         ],  # fmt: skip
     )
-    assert result.exit_code == 1 and "resnet50" in result.output
+    assert result.exit_code == 2 and "resnet50" in result.output  # a usage error, names listed
 
 
 def test_train_cli_target_validation_is_oracle(tmp_path: Path) -> None:

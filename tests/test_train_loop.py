@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from edgedg.checkpoint import load_checkpoint, load_model
-from edgedg.errors import EdgeDGError
 from edgedg.train import DataOptions, MethodOptions, ModelOptions, TrainConfig, memory_data, train
+from edgedg_runtime.errors import EdgeDGError
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _train_helpers import CLASSES, SIZE, make_domains  # noqa: E402

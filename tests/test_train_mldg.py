@@ -10,9 +10,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from edgedg.errors import EdgeDGError
 from edgedg.models import create_model
 from edgedg.train.mldg import meta_grads, meta_split, parse_split
+from edgedg_runtime.errors import EdgeDGError
 
 ETA = 0.05  # large inner step so the second-order term is visible against the tolerance
 

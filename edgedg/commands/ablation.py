@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import click
 
+from edgedg.evaluate.modes import SEEDS
+from edgedg_runtime.cli_types import NON_NEGATIVE, POSITIVE
 
-@click.command("ablation")
+
+@click.command("ablation", short_help="The paper's ablation on synthetic domains.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--quick", is_flag=True, help="A smoke run in under 2 minutes (numbers meaningless).")
 @click.option("--backbone", default="tiny", show_default=True, help="tiny or resnet18.")
-@click.option("--iters", type=int, default=None, help="Training iterations per method.")
-@click.option("--runs", type=int, default=None, help="Stream orders per bank mode (<= 5).")
+@click.option("--iters", type=POSITIVE, default=None, help="Training iterations per method.")
+@click.option(
+    "--runs", type=click.IntRange(1, len(SEEDS)), default=None, help="Stream orders per bank mode."
+)
 @click.option(
     "--checkpoint",
     type=click.Choice(["best", "last"]),
     default=None,
     help="Evaluate the source-validation choice (best, default) or the final weights.",
 )
-@click.option("--seed", type=int, default=None, help="Data and training seed (default 0).")
+@click.option("--seed", type=NON_NEGATIVE, default=None, help="Data and training seed (default 0).")
 def cli(
     out: str,
     quick: bool,

@@ -4,28 +4,31 @@ from __future__ import annotations
 
 import click
 
-MODES = ("plain", "source", "target", "sib", "qib", "sib-exact")
+from edgedg_runtime.cli_types import NON_NEGATIVE, POSITIVE
+from edgedg_runtime.names import BACKENDS, BENCH_MODES, ORT_LAYOUT_CHOICES, PRECISIONS
 
 
-@click.command("bench")
+@click.command("bench", short_help="Runtime latency per norm mode, as ratios to plain.")
 @click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--frames", type=int, default=50, show_default=True, help="Timed frames per mode.")
-@click.option("--warmup", type=int, default=5, show_default=True, help="Untimed frames first.")
 @click.option(
-    "--backend", type=click.Choice(["auto", "ort", "trt"]), default="auto", show_default=True
+    "--frames", type=POSITIVE, default=50, show_default=True, help="Timed frames per mode."
 )
+@click.option(
+    "--warmup", type=NON_NEGATIVE, default=5, show_default=True, help="Untimed frames first."
+)
+@click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True)
 @click.option(
     "--mode",
     "modes",
-    type=click.Choice(MODES),
+    type=click.Choice(BENCH_MODES),
     multiple=True,
     help="Modes to time (repeatable; default all).",
 )
-@click.option("--threads", type=int, default=None, help="ONNX Runtime intra-op threads.")
+@click.option("--threads", type=POSITIVE, default=None, help="ONNX Runtime intra-op threads.")
 @click.option(
     "--ort-layout",
     "ort_layouts",
-    type=click.Choice(["auto", "nchwc", "nchw"]),
+    type=click.Choice(ORT_LAYOUT_CHOICES),
     multiple=True,
     help="ONNX Runtime CPU layout (repeatable; default auto): with several, one row per mode and "
     "layout, ratios to the fastest plain row.",
@@ -33,12 +36,12 @@ MODES = ("plain", "source", "target", "sib", "qib", "sib-exact")
 @click.option(
     "--precision",
     "precisions",
-    type=click.Choice(["fp32", "fp16", "int8"]),
+    type=click.Choice(PRECISIONS),
     multiple=True,
     help="Graphs to time (repeatable; default the FP32 graphs / an engine already built): with "
     "several, one row per mode and precision, ratios to the fastest FP32 plain row.",
 )
-@click.option("--m", type=int, default=4, show_default=True, help="Batch size M of the bank.")
+@click.option("--m", type=POSITIVE, default=4, show_default=True, help="Batch size M of the bank.")
 @click.option(
     "--compare",
     "compare",
@@ -70,12 +73,9 @@ def cli(
 ) -> None:
     """Runtime latency per norm mode (median and p90 per stage), as ratios to plain."""
     from edgedg_runtime.bank import BankOptions
-    from edgedg_runtime.benchmark import BENCH_MODES, bench, format_table
-    from edgedg_runtime.errors import EdgeDGError
+    from edgedg_runtime.benchmark import bench, format_table
     from edgedg_runtime.fileio import write_json
 
-    if frames < 1 or warmup < 0:
-        raise EdgeDGError("--frames must be >= 1 and --warmup >= 0")
     report = bench(
         model_dir,
         frames,

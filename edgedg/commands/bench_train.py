@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import click
 
+from edgedg_runtime.cli_types import NON_NEGATIVE, POSITIVE
 
-@click.command("bench-train")
+
+@click.command("bench-train", short_help="Training step time: AGG vs MLDG.")
 @click.option("--backbones", default="resnet18,resnet50", show_default=True)
-@click.option("--size", type=int, default=256, show_default=True)
-@click.option("--batch-per-domain", type=int, default=2, show_default=True)
-@click.option("--domains", type=int, default=3, show_default=True)
-@click.option("--iters", type=int, default=5, show_default=True, help="Timed steps per mode.")
-@click.option("--warmup", type=int, default=2, show_default=True)
+@click.option("--size", type=POSITIVE, default=256, show_default=True)
+@click.option("--batch-per-domain", type=POSITIVE, default=2, show_default=True)
+@click.option("--domains", type=POSITIVE, default=3, show_default=True)
+@click.option("--iters", type=POSITIVE, default=5, show_default=True, help="Timed steps per mode.")
+@click.option("--warmup", type=NON_NEGATIVE, default=2, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto|cpu|cuda")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None)
 def cli(backbones, size, batch_per_domain, domains, iters, warmup, device, json_path) -> None:

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import click
 
+from edgedg_runtime.cli_types import NON_NEGATIVE
 from edgedg_runtime.errors import EdgeDGError
+from edgedg_runtime.names import PRECISIONS
 
 TRT_CHOICES = ("8.5", "8.6", "10.3", "10", "11", "all")
 
 
-@click.command("check")
+@click.command("check", short_help="Check exported graphs against the PyTorch reference.")
 @click.argument("model_dir", type=click.Path(file_okay=False))
 @click.argument("checkpoint", type=click.Path(dir_okay=False), required=False)
-@click.option("--seed", default=0, show_default=True, help="Seed of the synthetic test images.")
+@click.option(
+    "--seed",
+    type=NON_NEGATIVE,
+    default=0,
+    show_default=True,
+    help="Seed of the synthetic test images.",
+)
 @click.option(
     "--trt",
     "trt_versions",
@@ -23,7 +31,7 @@ TRT_CHOICES = ("8.5", "8.6", "10.3", "10", "11", "all")
 )
 @click.option(
     "--precision",
-    type=click.Choice(["fp32", "fp16", "int8"]),
+    type=click.Choice(PRECISIONS),
     default="fp32",
     show_default=True,
     help="With CHECKPOINT: compare this variant of the graphs; fp16 / int8 report their "

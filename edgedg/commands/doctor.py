@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 
-@click.command("doctor")
+@click.command("doctor", short_help="What this machine can run, and what to install.")
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 def cli(as_json: bool) -> None:
     """What this machine can run (torch, ONNX Runtime, TensorRT, OpenCV, Jetson) and what to add."""

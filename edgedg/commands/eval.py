@@ -4,26 +4,42 @@ from __future__ import annotations
 
 import click
 
-MODES = ("source", "target", "sib", "sib-exact", "qib", "tn-batch")
+from edgedg.evaluate.modes import EVAL_MODES, SEEDS
+from edgedg_runtime.cli_types import POSITIVE, FiniteFloat
+from edgedg_runtime.names import PRECISIONS
 
 
-@click.command("eval")
+@click.command("eval", short_help="Evaluate a checkpoint or a model directory on target domains.")
 @click.argument("checkpoint", type=click.Path())
 @click.option("--target", "targets", multiple=True, required=True, help="FORMAT:PATH (repeat).")
 @click.option(
     "--norm",
     "modes",
     multiple=True,
-    type=click.Choice(MODES),
+    type=click.Choice(EVAL_MODES),
     default=("target",),
     show_default=True,
     help="Norm mode; repeat for several. tn-batch: the paper's TN baseline, statistics of "
     "batches of --m shuffled test images.",
 )
-@click.option("--runs", default=5, show_default=True, help="Stream orders (seeds) per bank mode.")
-@click.option("--m", "m", default=4, show_default=True, help="Batch size M: k = M - 1.")
-@click.option("--bank-size", default=128, show_default=True, help="Bank capacity Q.")
-@click.option("--source-weight", default=0.0, show_default=True, help="Source prior pseudo-frames.")
+@click.option(
+    "--runs",
+    type=click.IntRange(1, len(SEEDS)),
+    default=5,
+    show_default=True,
+    help="Stream orders (seeds) per bank mode.",
+)
+@click.option(
+    "--m", "m", type=POSITIVE, default=4, show_default=True, help="Batch size M: k = M - 1."
+)
+@click.option("--bank-size", type=POSITIVE, default=128, show_default=True, help="Bank capacity Q.")
+@click.option(
+    "--source-weight",
+    type=FiniteFloat(min=0),
+    default=0.0,
+    show_default=True,
+    help="Source prior pseudo-frames.",
+)
 @click.option(
     "--protocol",
     type=click.Choice(("paper", "full")),
@@ -31,9 +47,11 @@ MODES = ("source", "target", "sib", "sib-exact", "qib", "tn-batch")
     show_default=True,
     help="paper: central square crop of side --size; full: whole image, full-res labels.",
 )
-@click.option("--size", default=768, show_default=True, help="Crop or long side.")
+@click.option(
+    "--size", type=click.IntRange(min=8), default=768, show_default=True, help="Crop or long side."
+)
 @click.option("--split", default="val", show_default=True)
-@click.option("--limit", type=int, default=None, help="At most this many images per target.")
+@click.option("--limit", type=POSITIVE, default=None, help="At most this many images per target.")
 @click.option("--report", type=click.Path(dir_okay=False), default=None, help="JSON report path.")
 @click.option(
     "--save-pred",
@@ -43,7 +61,7 @@ MODES = ("source", "target", "sib", "sib-exact", "qib", "tn-batch")
 )
 @click.option(
     "--precision",
-    type=click.Choice(("fp32", "fp16", "int8")),
+    type=click.Choice(PRECISIONS),
     default="fp32",
     show_default=True,
     help="Model directory only: which of its graphs (variants) ONNX Runtime runs.",
@@ -81,15 +99,15 @@ def cli(
         raise click.BadParameter(str(exc)) from None
 
     cfg = EvalConfig(
-        tuple(dict.fromkeys(modes)),
-        runs,
-        m,
-        bank_size,
-        source_weight,
-        protocol,
-        size,
-        limit,
-        save_pred,
+        modes=tuple(dict.fromkeys(modes)),
+        runs=runs,
+        m=m,
+        bank_size=bank_size,
+        source_weight=source_weight,
+        protocol=protocol,
+        size=size,
+        limit=limit,
+        save_pred=save_pred,
     )
     if os.path.isdir(checkpoint):
         from edgedg.evaluate.model_dir_eval import evaluate_model_dir

@@ -4,26 +4,37 @@ from __future__ import annotations
 
 import click
 
-from edgedg_runtime.errors import EdgeDGError
+from edgedg_runtime.cli_types import POSITIVE
+from edgedg_runtime.names import PRECISIONS
+
+# 13: the first opset whose Split takes its sizes as an input (the statistics graphs need it);
+# 20: the last the TorchScript exporter writes.
+OPSETS = click.IntRange(13, 20)
 
 
-def _imgsz(value: str | None) -> tuple[int, int] | None:
+def _imgsz(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple | None:
     if value is None:
         return None
     try:
         h, w = (int(v) for v in value.lower().split("x"))
     except ValueError:
-        raise EdgeDGError(f"--imgsz {value!r} is not HxW, e.g. 512x1024") from None
+        raise click.BadParameter(f"{value!r} is not HxW, e.g. 512x1024") from None
     return h, w
 
 
-@click.command("export")
+@click.command("export", short_help="Export a checkpoint to a model directory (ONNX, TensorRT).")
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @click.option("--out", "out", required=True, type=click.Path(), help="Model directory to write.")
-@click.option("--imgsz", help="Input size HxW (default: the checkpoint's training size).")
-@click.option("--opset", default=17, show_default=True, help="ONNX opset (TensorRT 8.5: <= 17).")
+@click.option(
+    "--imgsz", callback=_imgsz, help="Input size HxW (default: the checkpoint's training size)."
+)
+@click.option(
+    "--opset", type=OPSETS, default=17, show_default=True, help="ONNX opset (TensorRT 8.5: <= 17)."
+)
 @click.option("--logits", is_flag=True, help="Also output logits from segment/plain.")
-@click.option("--max-batch", default=4, show_default=True, help="M: largest batch (sib-exact).")
+@click.option(
+    "--max-batch", type=POSITIVE, default=4, show_default=True, help="M: largest batch (sib-exact)."
+)
 @click.option(
     "--io",
     type=click.Choice(["uint8", "float"]),
@@ -58,13 +69,13 @@ def _imgsz(value: str | None) -> tuple[int, int] | None:
 @click.option("--trt", is_flag=True, help="Also build TensorRT engines into MODEL_DIR/engines.")
 @click.option(
     "--precision",
-    type=click.Choice(["fp32", "fp16", "int8"]),
+    type=click.Choice(PRECISIONS),
     default="fp32",
     show_default=True,
     help="TensorRT precision (statistics stay FP32; int8 needs --int8: the Q/DQ graphs).",
 )
 @click.option("--half", is_flag=True, help="Alias of --precision fp16.")
-@click.option("--workspace", type=int, help="TensorRT builder workspace limit in MiB.")
+@click.option("--workspace", type=POSITIVE, help="TensorRT builder workspace limit in MiB.")
 @click.option("--timing-cache", type=click.Path(dir_okay=False), help="TensorRT timing cache.")
 @click.option(
     "--trt-version",
@@ -110,10 +121,23 @@ def cli(
 
     versions = versions_for(trt_versions)  # a bad name fails before the export
     if (calib or precision == "int8") and not int8:
-        raise EdgeDGError("--calib and --precision int8 need the INT8 graphs: add --int8")
+        raise click.UsageError("--calib and --precision int8 need the INT8 graphs: add --int8")
     quant = Int8Options(tuple(calib), calib_images, calib_method, calib_mode) if int8 else None
-    options = ExportOptions(_imgsz(imgsz), opset, logits, max_batch, io, None, simplify, int8=quant)
-    engines = EngineOptions("fp16" if half else precision, workspace, timing_cache) if trt else None
+    options = ExportOptions(
+        imgsz=imgsz,
+        opset=opset,
+        logits=logits,
+        max_batch=max_batch,
+        io=io,
+        simplify=simplify,
+        int8=quant,
+    )
+    precision = "fp16" if half else precision
+    engines = (
+        EngineOptions(precision=precision, workspace_mib=workspace, timing_cache=timing_cache)
+        if trt
+        else None
+    )
     contract = export_model_dir(checkpoint, out, options, engines=engines, sign_key=sign_key)
     seg = contract.graph("segment")
     click.echo(f"wrote {out}: {', '.join(sorted(contract.files))}")

@@ -4,16 +4,42 @@ from __future__ import annotations
 
 import click
 
+from edgedg.evaluate.modes import SEEDS
+from edgedg_runtime.cli_types import POSITIVE
 
-@click.command("scenarios")
+
+@click.command(
+    "scenarios",
+    short_help="Which norm mode when: degenerate frames, scene cuts, small inputs, restarts.",
+)
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @click.option(
     "--target", "targets", multiple=True, required=True, help="FORMAT:PATH (repeat; 2 for cuts)."
 )
-@click.option("--size", default=64, show_default=True, help="Model input (central square crop).")
-@click.option("--small", default=32, show_default=True, help="Side of the small-input scenario.")
-@click.option("--runs", default=5, show_default=True, help="Stream seeds per scenario.")
-@click.option("--m", "m", default=4, show_default=True, help="Batch size M of the bank.")
+@click.option(
+    "--size",
+    type=click.IntRange(min=8),
+    default=64,
+    show_default=True,
+    help="Model input (central square crop).",
+)
+@click.option(
+    "--small",
+    type=click.IntRange(min=8),
+    default=32,
+    show_default=True,
+    help="Side of the small-input scenario.",
+)
+@click.option(
+    "--runs",
+    type=click.IntRange(1, len(SEEDS)),
+    default=5,
+    show_default=True,
+    help="Stream seeds per scenario.",
+)
+@click.option(
+    "--m", "m", type=POSITIVE, default=4, show_default=True, help="Batch size M of the bank."
+)
 @click.option("--split", default="val", show_default=True)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write JSON here.")
 def cli(checkpoint, targets, size, small, runs, m, split, json_path) -> None:

@@ -5,21 +5,16 @@ from __future__ import annotations
 import click
 
 from edgedg_runtime.bank_file import MAX_CAPACITY, MAX_M
-
-MODES = ("source", "target", "sib", "qib", "sib-exact")
-
-
-POSITIVE, NON_NEGATIVE = click.IntRange(min=1), click.IntRange(min=0)
+from edgedg_runtime.cli_types import NON_NEGATIVE, POSITIVE, FiniteFloat
+from edgedg_runtime.names import BACKENDS, NORM_MODES, ORT_LAYOUT_CHOICES, PRECISIONS
 
 
-@click.command("stream")
+@click.command("stream", short_help="Segment a camera, video, RTSP stream or image folder.")
 @click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
 @click.argument("input")
 @click.argument("output", required=False)
-@click.option("--norm", type=click.Choice(MODES), default="target", show_default=True)
-@click.option(
-    "--backend", type=click.Choice(["auto", "ort", "trt"]), default="auto", show_default=True
-)
+@click.option("--norm", type=click.Choice(NORM_MODES), default="target", show_default=True)
+@click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True)
 @click.option(
     "--m",
     type=click.IntRange(1, MAX_M),
@@ -36,7 +31,7 @@ POSITIVE, NON_NEGATIVE = click.IntRange(min=1), click.IntRange(min=0)
 )
 @click.option(
     "--source-weight",
-    type=click.FloatRange(min=0),
+    type=FiniteFloat(min=0),
     default=0.0,
     show_default=True,
     help="Source running stats as this many pseudo-frames in every prior.",
@@ -44,7 +39,7 @@ POSITIVE, NON_NEGATIVE = click.IntRange(min=1), click.IntRange(min=0)
 @click.option("--threads", type=POSITIVE, default=None, help="ONNX Runtime intra-op threads.")
 @click.option(
     "--ort-layout",
-    type=click.Choice(["auto", "nchwc", "nchw"]),
+    type=click.Choice(ORT_LAYOUT_CHOICES),
     default="auto",
     show_default=True,
     help="ONNX Runtime CPU layout of the segmentation graph: auto measures nchwc and nchw once "
@@ -52,7 +47,7 @@ POSITIVE, NON_NEGATIVE = click.IntRange(min=1), click.IntRange(min=0)
 )
 @click.option(
     "--precision",
-    type=click.Choice(["fp32", "fp16", "int8"]),
+    type=click.Choice(PRECISIONS),
     default=None,
     help="Graphs to run: ONNX Runtime runs that variant (int8: `edgedg export --int8`), "
     "TensorRT builds that engine [default: FP32 graphs / an engine already built].",
@@ -71,7 +66,7 @@ POSITIVE, NON_NEGATIVE = click.IntRange(min=1), click.IntRange(min=0)
     help="Views written to an OUTPUT folder: overlay,mask.",
 )
 @click.option(
-    "--alpha", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="Overlay opacity."
+    "--alpha", type=FiniteFloat(0, 1), default=0.5, show_default=True, help="Overlay opacity."
 )
 @click.option("--display/--headless", default=False, help="Show a window (q or Esc quits).")
 @click.option(
@@ -89,7 +84,7 @@ POSITIVE, NON_NEGATIVE = click.IntRange(min=1), click.IntRange(min=0)
 @click.option("--max-frames", type=POSITIVE, default=None, help="Stop after N segmented frames.")
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloat(min=0, min_open=True),
     default=5.0,
     show_default=True,
     help="Seconds without a frame before a live source ends.",
@@ -122,6 +117,9 @@ def cli(  # noqa: A002
     """
     import logging
 
+    if (options["input_width"] is None) != (options["input_height"] is None):
+        raise click.UsageError("--input-width and --input-height go together: give both or none")
+
     from edgedg_runtime.bank import BankOptions
     from edgedg_runtime.errors import EdgeDGError
     from edgedg_runtime.stream import StreamOptions, check_distinct, stream
@@ -134,7 +132,7 @@ def cli(  # noqa: A002
     except EdgeDGError as exc:
         raise click.BadParameter(str(exc)) from None
     views = tuple(v.strip() for v in visualize.split(",") if v.strip())
-    bank_options = BankOptions(m, capacity, source_weight)
+    bank_options = BankOptions(m=m, capacity=capacity, source_weight=source_weight)
     opts = StreamOptions(bank=bank_path, visualize=views, bank_options=bank_options, **options)
     summary = stream(model_dir, input, output, opts, echo=click.echo)
     click.echo(summary.format())

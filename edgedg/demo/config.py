@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edgedg.errors import EdgeDGError
+from edgedg_runtime.errors import EdgeDGError
 
 METHODS = ("agg", "mldg")
 MODES = ("source", "target", "sib")

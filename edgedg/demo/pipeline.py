@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from edgedg.demo.config import METHODS, DemoConfig
-from edgedg.errors import EdgeDGError
+from edgedg_runtime.errors import EdgeDGError
 
 MARKER = ".edgedg-demo"  # marks a folder this pipeline made, so a rerun may replace its parts
 PARTS = ("data", "runs", "models")

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from edgedg.errors import DataError
 from edgedg.metrics import confusion, scores
+from edgedg_runtime.errors import DataError
 
 
 @dataclass

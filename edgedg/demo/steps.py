@@ -49,12 +49,20 @@ def synthesize_domains(cfg: DemoConfig, root: Path) -> dict[str, Any]:
 def train_method(cfg: DemoConfig, method: str, sources: list[str], runs: Path) -> dict[str, Any]:
     """Train ``method`` on CPU; returns the checkpoint path and the mean loss of the first and
     last ten steps (MLDG's loss is meta-train + meta-test, so about twice AGG's)."""
-    from edgedg.train import DataOptions, MethodOptions, ModelOptions, TrainConfig, train
+    from edgedg.train import (
+        DataOptions,
+        MethodOptions,
+        ModelOptions,
+        OptimOptions,
+        TrainConfig,
+        train,
+    )
 
     tcfg = TrainConfig(
         out=str(runs / method),
         iters=cfg.iters,
         model=ModelOptions(backbone=cfg.backbone),
+        optim=OptimOptions(lr=cfg.lr),
         method=MethodOptions(method=method),
         data=DataOptions(
             sources=list(sources),
@@ -62,12 +70,11 @@ def train_method(cfg: DemoConfig, method: str, sources: list[str], runs: Path) -
             crop=cfg.crop,
             val_fraction=0.0,
             workers=0,
-        ),  # fmt: skip
+        ),
         save_every=cfg.iters,
         seed=cfg.seed,
         device="cpu",
     )
-    tcfg.optim.lr = cfg.lr
     result = train(tcfg)
     head, tail = result.losses[:10], result.losses[-10:]
     return {

@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from edgedg.errors import EdgeDGError
 from edgedg.evaluate.report import write_atomic, write_json
 from edgedg.evaluate.runner import EvalConfig, evaluate_model
+from edgedg_runtime.errors import EdgeDGError
 
 # (row, method, mode, source_weight)
 ROWS = (

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from edgedg.errors import require
 from edgedg.evaluate.report import write_atomic
+from edgedg_runtime.errors import require
 
 
 def write_chart(path: str | os.PathLike, report: dict[str, Any], classes: Sequence[str]) -> None:

@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from edgedg.errors import EdgeDGError
 from edgedg.evaluate.report import save_prediction
 from edgedg.evaluate.runner import DETERMINISTIC, EvalConfig, summarise
 from edgedg.evaluate.stream import stream_order
 from edgedg.metrics import confusion
+from edgedg_runtime.errors import EdgeDGError
 
 MODEL_DIR_MODES = ("source", "target", "sib", "sib-exact", "qib")
 

@@ -10,18 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from edgedg.errors import EdgeDGError
+from edgedg.evaluate.modes import BATCH_TN, EVAL_MODES
 from edgedg.evaluate.report import save_prediction
 from edgedg.evaluate.stream import SEEDS, input_size, prepare, stream_order
 from edgedg.metrics import confusion, scores, summarize
-from edgedg_runtime.adapt import MODES
+from edgedg_runtime.errors import EdgeDGError
 
 DETERMINISTIC = ("source", "target")  # batch 1: the stream order cannot change the result
-# The paper's TN baseline (Tables 3 and 5): each shuffled stream is cut into batches of M test
-# images, normalised with the statistics of their batch (`target` on N = M). Evaluation only: a
-# camera delivers one frame at a time.
-BATCH_TN = "tn-batch"
-EVAL_MODES = (*MODES, BATCH_TN)
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from edgedg.errors import EdgeDGError
 from edgedg.norm import StatNorm2d
+from edgedg_runtime.errors import EdgeDGError
 
 FCN_WIDTH = 512  # the published widths; a registered backbone may ask for another
 ASPP_WIDTH = 256

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
-from edgedg.errors import EdgeDGError
 from edgedg.norm import StatNorm2d
+from edgedg_runtime.errors import EdgeDGError
 
 
 def _conv3x3(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.Conv2d:

@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from edgedg.errors import CheckpointError, EdgeDGError
 from edgedg.models.heads import create_head
 from edgedg.models.resnet import create_backbone
+from edgedg_runtime.errors import CheckpointError, EdgeDGError
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from edgedg.errors import EdgeDGError
+from edgedg_runtime.errors import EdgeDGError
 
 METHODS = ("agg", "mldg")
 

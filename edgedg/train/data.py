@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from torch import Tensor
 
-from edgedg.errors import EdgeDGError
 from edgedg.train.config import TrainConfig
+from edgedg_runtime.errors import EdgeDGError
 
 Batch = tuple[Tensor, Tensor, Tensor]  # images [D*B,3,h,w], labels [D*B,h,w], domain ids [D*B]
 Sample = tuple[Tensor, Tensor]  # normalised image [3,H,W], label [H,W]

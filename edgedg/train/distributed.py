@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from edgedg.errors import EdgeDGError
+from edgedg_runtime.errors import EdgeDGError
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from edgedg.checkpoint import class_table, load_checkpoint, save_checkpoint
-from edgedg.errors import CheckpointError
+from edgedg.checkpoint import (
+    check_finite_weights,
+    class_table,
+    first_non_finite,
+    load_checkpoint,
+    save_checkpoint,
+)
 from edgedg.metrics import IGNORE
 from edgedg.metrics import scores as conf_scores
 from edgedg.models import create_model
@@ -41,6 +46,7 @@ from edgedg.train.metrics_log import MetricsLog
 from edgedg.train.mldg import meta_grads_and_losses, meta_split, parse_split
 from edgedg.train.rundir import check_out_dir, remove_orphans
 from edgedg.train.validation import validation_confusion
+from edgedg_runtime.errors import CheckpointError, TrainingError
 
 
 def seg_loss(env: DistEnv, scale: float = 1.0) -> Callable[[Tensor, Tensor], Tensor]:
@@ -53,6 +59,17 @@ def seg_loss(env: DistEnv, scale: float = 1.0) -> Callable[[Tensor, Tensor], Ten
         return ce * (scale / count)
 
     return loss
+
+
+def stopped(cfg: TrainConfig, what: str) -> TrainingError:
+    """The error that stops a run at a non-finite value, saying what the run directory keeps."""
+    last = Path(cfg.out) / "last.pt"
+    kept = (
+        f"{last} and best.pt keep the last good model: resume from it with a lower --lr"
+        if last.exists()
+        else "no checkpoint was written: start again with a lower --lr"
+    )
+    return TrainingError(f"{what}: training stopped; {kept}")
 
 
 def poly_lr(base: float, step: int, total: int, power: float) -> float:
@@ -93,9 +110,20 @@ class Stepper:
         record = (
             self._mldg(step, images, labels, domains) if self.mldg else self._agg(images, labels)
         )
+        self._check_finite(step + 1, record["loss"])
         self.optimizer.step()
         record["lr"] = lr
         return record
+
+    def _check_finite(self, iteration: int, loss: float) -> None:
+        """Stop before a non-finite loss or gradient reaches the weights. Every rank sees the
+        same values (losses summed, gradients reduced), so every rank stops."""
+        if not math.isfinite(loss):
+            raise stopped(self.cfg, f"iteration {iteration}: the loss is {loss}")
+        grads = {n: p.grad for n, p in self.model.named_parameters() if p.grad is not None}
+        bad = first_non_finite(grads)
+        if bad is not None:
+            raise stopped(self.cfg, f"iteration {iteration}: the gradient of {bad} is not finite")
 
     def _agg(self, images: Tensor, labels: Tensor) -> dict[str, float]:
         world = self.env.world
@@ -199,6 +227,7 @@ class Run:
                 f"{path} was trained with another model ({ckpt['meta']['model']}): resume with "
                 f"the same --backbone/--head ({str(exc).splitlines()[0]})"
             ) from None
+        check_finite_weights(ckpt["model"], path)
         self.stepper.optimizer.load_state_dict(ckpt["optimizer"])
         self.start, self.best = int(extra["iteration"]), float(extra.get("best_score", -math.inf))
         if not restore_rng_states(extra.get("rng", {}), self.env) and self.env.is_main:
@@ -228,6 +257,11 @@ class Run:
     def checkpoint(self, iteration: int) -> None:
         """Average running stats, validate, write RUN/last.pt (and RUN/best.pt when better)."""
         average_running_stats(self.model, self.env)
+        bad = first_non_finite(self.model.state_dict())
+        if bad is not None:  # an lr that made finite gradients overshoot: never saved
+            raise stopped(
+                self.cfg, f"the weights after iteration {iteration} are not finite ({bad})"
+            )
         rng = gather_rng_states(self.env)  # collective: every rank takes part
         if self.env.is_main:
             score = self.validate(iteration)

@@ -3,31 +3,27 @@
 from __future__ import annotations
 
 import json
-import os
+import warnings
 from pathlib import Path
 from typing import Any
 
-from edgedg.errors import require
+from edgedg_runtime.errors import require
+from edgedg_runtime.fileio import write_atomic
 
 
 class MetricsLog:
     """Append-only JSONL log (``RUN/metrics.jsonl``) with optional TensorBoard mirroring.
 
     On resume at iteration k, records of later iterations (written after the checkpoint the run
-    resumes from) are dropped, so the log reads like an uninterrupted run.
+    resumes from) are dropped, so the log reads like an uninterrupted run; so are torn records
+    (a line cut by a power loss or a full disk), with a warning.
     """
 
     def __init__(self, run_dir: Path, tensorboard: bool = False, resume_from: int | None = None):
         self.path = Path(run_dir) / "metrics.jsonl"
         if resume_from is not None and self.path.exists():
-            keep = [
-                line
-                for line in self.path.read_text().splitlines()
-                if line.strip() and json.loads(line).get("iter", 0) <= resume_from
-            ]
-            tmp = self.path.with_suffix(".jsonl.tmp")
-            tmp.write_text("".join(line + "\n" for line in keep))
-            os.replace(tmp, self.path)
+            keep = _records_up_to(self.path, resume_from)
+            write_atomic(self.path, "".join(line + "\n" for line in keep).encode("utf-8"))
         elif resume_from is None and self.path.exists():
             self.path.unlink()
         self._file = self.path.open("a")
@@ -50,3 +46,25 @@ class MetricsLog:
         self._file.close()
         if self._tb is not None:
             self._tb.close()
+
+
+def _records_up_to(path: Path, iteration: int) -> list[str]:
+    """The lines of the log at ``path`` up to ``iteration``, torn ones dropped with a warning."""
+    keep, torn = [], 0
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict):
+            torn += 1
+        elif record.get("iter", 0) <= iteration:
+            keep.append(line)
+    if torn:
+        warnings.warn(
+            f"{path}: dropped {torn} torn record(s) (a line cut by a power loss or a full disk)",
+            stacklevel=3,
+        )
+    return keep

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgedg.errors import EdgeDGError
+from edgedg_runtime.errors import EdgeDGError
 from edgedg_runtime.fileio import remove_orphan_temps
 
 RUN_FILES = ("last.pt", "best.pt", "metrics.jsonl")

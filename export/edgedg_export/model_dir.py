@@ -43,9 +43,10 @@ from edgedg_runtime.contract import (
 )
 from edgedg_runtime.errors import EdgeDGError, require
 from edgedg_runtime.fileio import sha256_file, write_json
+from edgedg_runtime.names import GRAPH_NAMES
 from edgedg_runtime.signing import sign_contract
 
-GRAPH_FILES = {"style": "style.onnx", "segment": "segment.onnx", "plain": "plain.onnx"}
+GRAPH_FILES = {name: f"{name}.onnx" for name in GRAPH_NAMES}
 
 
 @dataclass(frozen=True)

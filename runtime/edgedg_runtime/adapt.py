@@ -18,9 +18,9 @@ import numpy as np
 
 from edgedg_runtime.bank import BankOptions, SourceStats, StyleBank
 from edgedg_runtime.errors import EdgeDGError
+from edgedg_runtime.names import BANK_MODES, NORM_MODES  # noqa: F401 (BANK_MODES re-exported)
 
-MODES = ("source", "target", "sib", "qib", "sib-exact")
-BANK_MODES = ("sib", "qib", "sib-exact")
+MODES = NORM_MODES
 
 StyleFn = Callable[[np.ndarray], np.ndarray]
 SegmentFn = Callable[[np.ndarray, np.ndarray], Dict[str, np.ndarray]]

@@ -14,14 +14,13 @@ numpy and the standard library only; Python 3.8 syntax.
 
 from __future__ import annotations
 
-import os
-import stat
 import zipfile
-from typing import IO, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
 from edgedg_runtime.errors import BankError
+from edgedg_runtime.fileio import NotRegularFileError, open_regular
 
 BANK_SCHEMA_VERSION = 2  # 2: the model identity (``model_id``) joined the layout hash
 KEYS = ("schema_version", "layout_hash", "model_id", "capacity", "style", "frame_stats")
@@ -47,6 +46,10 @@ def read_bank_file(
         handle = open_regular(path)
     except FileNotFoundError as exc:
         raise BankError(f"no style bank at {path}: check the path") from exc
+    except NotRegularFileError as exc:
+        raise BankError(
+            f"style bank {path} is not a regular file: pass the path of a .npz"
+        ) from exc
     except OSError as exc:
         raise BankError(f"cannot read the style bank {path} ({exc.strerror or exc})") from exc
     with handle:
@@ -62,21 +65,6 @@ def read_bank_file(
             ) from exc
     _check_values(path, data["style"], data["frame_stats"])
     return data
-
-
-def open_regular(path: str) -> IO[bytes]:
-    """``path`` opened for reading if it is a regular file (a symlink to one is followed); a FIFO,
-    device or folder is refused without blocking (``O_NONBLOCK``: opening a FIFO does not wait
-    for a writer). Until fileio has its own helper for this, banks use this one."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(path, flags)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise BankError(f"style bank {path} is not a regular file: pass the path of a .npz")
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
 
 
 class _Spec(NamedTuple):

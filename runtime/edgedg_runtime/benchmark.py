@@ -20,8 +20,8 @@ import numpy as np
 from edgedg_runtime.bank import BankOptions, SourceStats, StyleBank
 from edgedg_runtime.errors import EdgeDGError
 from edgedg_runtime.layout import StatLayout
+from edgedg_runtime.names import BENCH_MODES
 
-BENCH_MODES = ("plain", "source", "target", "sib", "qib", "sib-exact")
 STAGES = ("preprocess", "style", "select", "segment", "postprocess", "total")
 
 

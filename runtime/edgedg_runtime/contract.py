@@ -21,12 +21,12 @@ from edgedg_runtime import fileio, signing
 from edgedg_runtime.errors import ContractError
 from edgedg_runtime.fileio import sha256_file
 from edgedg_runtime.layout import StatLayout
+from edgedg_runtime.names import GRAPH_NAMES
 
 SCHEMA_VERSION = 1
 KNOWN_SCHEMAS = (1,)
 CONTRACT_FILE = "contract.json"
 SOURCE_STATS_FILE = "source_stats.npz"
-GRAPH_NAMES = ("style", "segment", "plain")
 _REEXPORT = "re-export the model directory with `edgedg export CHECKPOINT --out DIR`"
 
 Dim = Union[int, str]  # an int, or "N" for the dynamic batch
@@ -284,6 +284,9 @@ def _check_consistency(c: Contract) -> None:
         problems.append("max_batch, input height and width must be positive")
     if len(c.classes) != c.model.num_classes:
         problems.append(f"{len(c.classes)} classes listed for num_classes {c.model.num_classes}")
+    off_scale = [k.name for k in c.classes if not all(0 <= v <= 255 for v in k.color)]
+    if off_scale:
+        problems.append(f"the colours of classes {off_scale} are not RGB 0..255")
     missing = [g for g in GRAPH_NAMES if g not in c.graphs]
     if missing:
         problems.append(f"graphs {missing} are missing")

@@ -33,10 +33,11 @@ from edgedg_runtime.engine_dir import engine_dir_for
 from edgedg_runtime.errors import ContractError, EdgeDGError, MissingDependencyError
 from edgedg_runtime.fileio import read_regular, write_atomic
 from edgedg_runtime.layout import STAT_MARK
+from edgedg_runtime.names import GRAPH_NAMES
 from edgedg_runtime.verified_graph import graph_from_model_dir, refuse_external_data
 
 log = logging.getLogger(__name__)
-GRAPHS = ("style", "segment", "plain")
+GRAPHS = GRAPH_NAMES
 # Graphs whose convolutions must get FP16 when FP16 is asked; the style graph is one stem conv
 # plus statistics, which a builder may legitimately keep FP32 (BuilderFlag.FP16 = FP16 allowed,
 # FP32 fallback).

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from edgedg_runtime import board
+from edgedg_runtime import board, names
 from edgedg_runtime.contract import SCHEMA_VERSION, Contract
 from edgedg_runtime.errors import ContractError, EdgeDGError
 from edgedg_runtime.fileio import (
@@ -35,7 +35,7 @@ from edgedg_runtime.fileio import (
 )
 
 ENGINE_SCHEMA = 1
-PRECISIONS = ("fp32", "fp16", "int8")
+PRECISIONS = names.PRECISIONS
 
 
 @dataclass(frozen=True)

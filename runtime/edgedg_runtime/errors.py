@@ -38,7 +38,12 @@ class OutputError(EdgeDGError):
 
 
 class CheckpointError(EdgeDGError):
-    """A checkpoint file is missing, corrupt, or of another model."""
+    """A checkpoint file is missing, corrupt, of another model, or holds non-finite weights."""
+
+
+class TrainingError(EdgeDGError):
+    """Training stopped: a non-finite loss, gradient or weight (the checkpoints keep the last
+    good model)."""
 
 
 def require(module: str, extra: str, feature: str):

@@ -32,13 +32,14 @@ import numpy as np
 
 from edgedg_runtime import fileio
 from edgedg_runtime.engine_dir import UnsafePathError, engine_dir_for
+from edgedg_runtime.names import ORT_LAYOUTS
 
 log = logging.getLogger(__name__)
 
 SCHEMA = 1
 MAX_CACHE_BYTES = 4 << 20  # one small entry per graph, ORT version, CPU and thread setting
 CACHE_FILE = "ort-layout.json"
-LAYOUTS = ("nchwc", "nchw")
+LAYOUTS = ORT_LAYOUTS
 MARGIN = 0.97  # nchw must be at least 3% faster than nchwc to be chosen
 
 Build = Callable[[str], object]  # layout -> an onnxruntime.InferenceSession

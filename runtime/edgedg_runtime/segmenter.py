@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edgedg_runtime import names
 from edgedg_runtime.adapt import BANK_MODES, MODES, Adapter
 from edgedg_runtime.backends import Backend, create_backend, resolve_kind
 from edgedg_runtime.backends.ort import check_layout
@@ -32,7 +33,7 @@ from edgedg_runtime.errors import BankError, ContractError, EdgeDGError, FrameEr
 from edgedg_runtime.verified_graph import graph_from_model_dir
 
 BACKEND_NAMES = {"ort": "ONNX Runtime", "trt": "TensorRT"}
-PRECISIONS = (None, "fp32", "fp16", "int8")
+PRECISIONS = (None, *names.PRECISIONS)
 VARIANT_GRAPHS = ("segment", "plain")  # the graphs every precision must have a variant of
 
 

@@ -10,10 +10,9 @@ import logging
 
 from edgedg_runtime.backends.base import Backend, TensorSpec
 from edgedg_runtime.errors import EdgeDGError
+from edgedg_runtime.names import BACKENDS
 
 log = logging.getLogger(__name__)
-
-BACKENDS = ("auto", "ort", "trt")
 
 
 def resolve_kind(kind: str = "auto") -> str:

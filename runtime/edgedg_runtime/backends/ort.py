@@ -23,6 +23,7 @@ import numpy as np
 from edgedg_runtime import ort_layout
 from edgedg_runtime.backends.base import Backend, TensorSpec
 from edgedg_runtime.errors import ContractError, EdgeDGError, require
+from edgedg_runtime.names import ORT_LAYOUT_CHOICES
 from edgedg_runtime.verified_graph import VerifiedGraph, graph_from_file
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def dtype_from_ort(type_str: str) -> np.dtype:
     return np.dtype(_ORT_DTYPES[type_str])
 
 
-LAYOUTS = ("auto", *ort_layout.LAYOUTS)
+LAYOUTS = ORT_LAYOUT_CHOICES
 _LEVELS = {"nchwc": "ORT_ENABLE_ALL", "nchw": "ORT_ENABLE_EXTENDED"}  # GraphOptimizationLevel
 
 

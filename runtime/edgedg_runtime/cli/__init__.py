@@ -1,16 +1,20 @@
 """`edgedg-runtime` (also `python -m edgedg_runtime`): the vehicle's command line, stream, bench
 and doctor, with nothing of the training side installed. Needs click (the `cli` extra).
 
-The `edgedg` command of the training box mounts the same stream command, so each verb is defined
-once. Verbs are imported only when invoked: `edgedg-runtime --help` loads no ONNX Runtime, cv2 or
-TensorRT. User errors (EdgeDGError) become one line and exit code 1.
+`LazyGroup` is the one lazy click group: the `edgedg` command of the training box is one too,
+with its own verbs, and mounts the runtime's stream command, so each verb is defined once. Verbs
+are imported only when invoked (a verb's module imports only click at the top), so `--help` loads
+no ONNX Runtime, cv2, TensorRT or torch. User errors (EdgeDGError) become one line and exit code
+1, and so do errors of the machine rather than of edgedg (a full disk or quota, a read-only
+filesystem): every write that replaces a file is atomic, so what was there before is intact.
 """
 
 from __future__ import annotations
 
+import errno
 import importlib
 import importlib.util
-from typing import Dict, Tuple
+from typing import Dict
 
 try:
     import click
@@ -21,16 +25,29 @@ except ImportError as exc:  # pragma: no cover - the message is the point
 
 from edgedg_runtime.errors import EdgeDGError
 
-Verbs = Dict[str, Tuple[str, str]]  # verb -> (module, attribute of the click command)
+Verbs = Dict[str, str]  # verb -> the module whose `cli` is the command
 
 VERBS: Verbs = {
-    "stream": ("edgedg_runtime.cli.stream", "cli"),
-    "bench": ("edgedg_runtime.cli.bench", "cli"),
-    "doctor": ("edgedg_runtime.cli.doctor", "cli"),
+    "stream": "edgedg_runtime.cli.stream",
+    "bench": "edgedg_runtime.cli.bench",
+    "doctor": "edgedg_runtime.cli.doctor",
+}
+
+# errno -> what to do: OSErrors of the machine, reported in one line without a traceback.
+MACHINE_ERRORS = {
+    errno.ENOSPC: "free space on that disk and run again",
+    errno.EDQUOT: "free space within your disk quota and run again",
+    errno.EROFS: "choose a writable location",
 }
 
 
-def _exists(module: str) -> bool:
+def machine_error(exc: OSError) -> str:
+    """The one line for an OSError of the machine (its errno in MACHINE_ERRORS)."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}: {MACHINE_ERRORS[exc.errno]}"
+
+
+def module_exists(module: str) -> bool:
     try:
         return importlib.util.find_spec(module) is not None
     except ModuleNotFoundError:
@@ -38,28 +55,32 @@ def _exists(module: str) -> bool:
 
 
 class LazyGroup(click.Group):
-    """A click group whose sub-commands (``verbs``: name -> (module, attribute)) are imported on
-    first use; a verb is listed when its module exists. Listing shows each command's own short
-    help, read from the module's source without importing it."""
+    """A click group whose sub-commands (``verbs``: name -> module whose ``cli`` is the command)
+    are imported on first use; a verb is listed when its module exists, with the command's own
+    one-line ``short_help``."""
 
     def __init__(self, *args, verbs: Verbs | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.verbs: Verbs = dict(verbs or {})
+        self.verbs: Verbs = verbs if verbs is not None else {}  # the table itself, not a copy
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(v for v, (module, _) in self.verbs.items() if _exists(module))
+        return sorted(v for v, module in self.verbs.items() if module_exists(module))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.verbs or not _exists(self.verbs[cmd_name][0]):
+        module = self.verbs.get(cmd_name)
+        if module is None or not module_exists(module):
             return None
-        module, attr = self.verbs[cmd_name]
-        return getattr(importlib.import_module(module), attr)
+        return importlib.import_module(module).cli
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except EdgeDGError as exc:
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            if exc.errno not in MACHINE_ERRORS:
+                raise
+            raise click.ClickException(machine_error(exc)) from None
 
 
 @click.group(cls=LazyGroup, verbs=VERBS, context_settings={"help_option_names": ["-h", "--help"]})
