@@ -51,7 +51,9 @@ def _imgsz(ctx: click.Context, param: click.Parameter, value: str | None) -> tup
     multiple=True,
     help="FORMAT:PATH of calibration images (repeat; default: the checkpoint's training sources).",
 )
-@click.option("--calib-images", default=32, show_default=True, help="Calibration images.")
+@click.option(
+    "--calib-images", type=POSITIVE, default=32, show_default=True, help="Calibration images."
+)
 @click.option(
     "--calib-method",
     type=click.Choice(["minmax", "percentile"]),
