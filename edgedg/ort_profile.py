@@ -49,10 +49,15 @@ def profile_layouts(ort_layouts: tuple = ("auto",)) -> tuple:
 
 
 def profile_model_dir(
-    model_dir: str, runs: int = 5, threads: int | None = None, layouts: tuple = ("nchwc",)
+    model_dir: str,
+    runs: int = 5,
+    threads: int | None = None,
+    layouts: tuple = ("nchwc",),
+    precision: str | None = None,
 ) -> list:
     """A :class:`GraphProfile` per graph of ``GRAPHS`` and layout of ``layouts`` in ``model_dir``
-    (ONNX Runtime, CPU), named ``plain``, ``segment`` (nchwc) and ``plain@nchw``, ... ."""
+    (ONNX Runtime, CPU), named ``plain``, ``segment`` (nchwc) and ``plain@nchw``, ... ;
+    ``precision`` fp16 / int8: the graphs' variants of that name, the names suffixed with it."""
     from edgedg_runtime.benchmark import synthetic_frames
     from edgedg_runtime.contract import load_contract, load_source_stats
 
@@ -66,13 +71,14 @@ def profile_model_dir(
     prior[2] = 1.0  # per-frame statistics: every statistic node does its work
     segment = {"image": image, "norm_prior": prior[None], "batch_mix": np.ones((1, 1), np.float32)}
     feeds = {"plain": {"image": image}, "segment": segment}
+    tag = f" {precision}" if precision not in (None, "fp32") else ""
     runs_of = {
-        (g if layout == "nchwc" else f"{g}@{layout}"): (g, layout)
+        (g if layout == "nchwc" else f"{g}@{layout}") + tag: (g, layout)
         for layout in layouts
         for g in GRAPHS
     }
     with tempfile.TemporaryDirectory() as tmp:
-        paths = {g: os.path.join(model_dir, contract.graph(g).file) for g in GRAPHS}
+        paths = {g: os.path.join(model_dir, _file(contract.graph(g), precision)) for g in GRAPHS}
         sessions = {
             name: _session(paths[g], os.path.join(tmp, name), threads, layout)
             for name, (g, layout) in runs_of.items()
@@ -81,6 +87,16 @@ def profile_model_dir(
             for name, (g, _) in runs_of.items():
                 sessions[name].run(None, feeds[g])
         return [_breakdown(name, tmp, sessions[name], paths[g]) for name, (g, _) in runs_of.items()]
+
+
+def _file(info, precision: str | None) -> str:
+    if precision in (None, "fp32"):
+        return info.file
+    if precision not in info.variants:
+        from edgedg_runtime.errors import ContractError
+
+        raise ContractError(f"no {precision} variant of {info.file}: export with --{precision}")
+    return info.variants[precision]
 
 
 def _session(path: str, prefix: str, threads: int | None, layout: str = "nchwc"):

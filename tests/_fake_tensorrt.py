@@ -48,6 +48,7 @@ class FakeTensorRT(types.ModuleType):
         flags = {"OBEY_PRECISION_CONSTRAINTS": _Enum("OBEY_PRECISION_CONSTRAINTS", 16)}
         if self.major < 11:
             flags["FP16"] = _Enum("FP16", 0)
+            flags["INT8"] = _Enum("INT8", 1)
         self.BuilderFlag = types.SimpleNamespace(**flags)
         # Python API, NetworkDefinitionCreationFlag (TensorRT 10.x Builder.html): "EXPLICIT_BATCH:
         # [DEPRECATED] Ignored because networks are always explicit batch in TensorRT 10.0";
@@ -226,6 +227,9 @@ class _Builder:
         strongly = bool(network.flags & (1 << 1)) and self.trt.major >= 10
         types_of = _elem_types(model)
         convs = sum(n.op_type == "Conv" for n in model.graph.node)
+        dq_out = {o for n in model.graph.node if n.op_type == "DequantizeLinear" for o in n.output}
+        # explicit quantization (Q/DQ in the graph): strongly typed, or the INT8 flag before 11
+        explicit = bool(dq_out) and (strongly or "INT8" in config.flags)
         layers = []
         for layer in network.layers:
             node = layer.node
@@ -238,7 +242,8 @@ class _Builder:
                     and types_of.get(node.output[0]) == TensorProto.FLOAT
                     and convs >= self.trt.fp16_min_convs
                 )
-            layers.append({"name": layer.name, "op": layer.op, "half": half})
+            int8 = explicit and node.op_type == "Conv" and node.input[0] in dq_out
+            layers.append({"name": layer.name, "op": layer.op, "half": half, "int8_in": int8})
         dynamic = [
             v.name
             for v in model.graph.input
@@ -324,8 +329,16 @@ class _Inspector:
                 out = _format(engine.trt, None)
             else:
                 out = _format(engine.trt, layer["half"])
-            layers.append({"Name": layer["name"], "LayerType": kind, "Outputs": [out]})
+            entry = {"Name": layer["name"], "LayerType": kind, "Outputs": [out]}
+            if known and layer.get("int8_in"):
+                entry["Inputs"] = [_int8_format(engine.trt)]
+            layers.append(entry)
         return json.dumps({"Layers": layers})
+
+
+def _int8_format(trt: FakeTensorRT) -> dict:
+    fmt = "Channel major INT8 format where channel % 32 == 0"
+    return {"Format": fmt, "DataType": "Int8"} if trt.major >= 11 else {"Format/Datatype": fmt}
 
 
 def _format(trt: FakeTensorRT, half: bool | None) -> dict:

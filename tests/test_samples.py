@@ -104,8 +104,9 @@ def test_device_check_runs_everything_it_can_and_reports_every_step(tmp_path: Pa
     report = json.loads((out / "report.json").read_text())
     status = {s["step"]: s["status"] for s in report["steps"]}
     assert proc.returncode == (1 if report["failed"] else 0)
-    ran = ["doctor", "checkpoint", "synth_video", "export_fp32", "export_fp16",
-           "check_trt_static", "check_parity", "bench_ort", "stream"]  # fmt: skip
+    ran = ["doctor", "checkpoint", "synth_video", "export_fp32", "export_fp16", "synth_calib",
+           "export_int8", "check_int8", "check_trt_static", "check_parity", "bench_ort",
+           "stream"]  # fmt: skip
     assert all(status[s] == "ok" for s in ran), report["steps"]
     import importlib.util
 

@@ -101,3 +101,39 @@ def test_runtime_without_an_engine_and_no_build_says_what_to_run(model_dir, monk
     _use(monkeypatch, "10.3.0")
     with pytest.raises(ContractError, match="edgedg export"):
         engine_build.engine_for(model_dir, None, "segment", build=False)
+
+
+@pytest.fixture(scope="module")
+def int8_dir(tmp_path_factory) -> Path:
+    from _eval_helpers import write_domain
+
+    from edgedg_export.calibrate import Int8Options
+
+    root = tmp_path_factory.mktemp("first_run_int8")
+    spec = write_domain(root / "day", 2, brightness=90.0, seed=3, n_train=4)
+    return export_tiny(root, int8=Int8Options((spec,), images=4))
+
+
+@pytest.mark.parametrize("version", ["8.6.2", "10.3.0", "11.0.0"])
+def test_int8_build_parses_the_qdq_graph_and_checks_int8_convs(int8_dir, monkeypatch, version):
+    shutil.rmtree(int8_dir / "engines", ignore_errors=True)
+    trt = _use(monkeypatch, version)
+    engines = trt_build.build_engines(int8_dir, trt_build.EngineOptions("int8"))
+    assert set(engines) == {"style", "segment", "plain"}
+    from edgedg_runtime.engine_cache import entries
+
+    keys = {g: entries(int8_dir / "engines", g)[0] for g in engines}
+    assert keys["segment"].key.precision == "int8" and keys["style"].key.precision == "fp16"
+    assert keys["segment"].sidecar["layers"]["conv_int8"] > 0
+    if trt.major < 11:  # INT8 + FP16 flags, statistics pinned
+        assert ("flag", "INT8") in trt.calls and ("flag", "FP16") in trt.calls
+        assert keys["segment"].key.recipe == "int8-qdq+fp16-flag+fp32-stats"
+    else:  # no precision flags: the Q/DQ graph in a strongly typed network
+        assert ("flag", "INT8") not in trt.calls
+        assert keys["segment"].key.recipe == "int8-qdq-strongly-typed"
+
+
+def test_int8_needs_the_qdq_variant(model_dir, monkeypatch):
+    _use(monkeypatch, "10.3.0")
+    with pytest.raises(ContractError, match="--int8"):
+        engine_build.engine_for(model_dir, "int8", "segment")

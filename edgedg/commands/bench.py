@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from edgedg_runtime.cli_types import NON_NEGATIVE, POSITIVE
-from edgedg_runtime.names import BACKENDS, BENCH_MODES, ORT_LAYOUT_CHOICES
+from edgedg_runtime.names import BACKENDS, BENCH_MODES, ORT_LAYOUT_CHOICES, PRECISIONS
 
 
 @click.command("bench", short_help="Runtime latency per norm mode, as ratios to plain.")
@@ -32,6 +32,14 @@ from edgedg_runtime.names import BACKENDS, BENCH_MODES, ORT_LAYOUT_CHOICES
     multiple=True,
     help="ONNX Runtime CPU layout (repeatable; default auto): with several, one row per mode and "
     "layout, ratios to the fastest plain row.",
+)
+@click.option(
+    "--precision",
+    "precisions",
+    type=click.Choice(PRECISIONS),
+    multiple=True,
+    help="Graphs to time (repeatable; default the FP32 graphs / an engine already built): with "
+    "several, one row per mode and precision, ratios to the fastest FP32 plain row.",
 )
 @click.option("--m", type=POSITIVE, default=4, show_default=True, help="Batch size M of the bank.")
 @click.option(
@@ -62,6 +70,7 @@ def cli(
     modes,
     threads,
     ort_layouts,
+    precisions,
     m,
     compare,
     profile,
@@ -86,6 +95,7 @@ def cli(
         BankOptions(m),
         compare=compare,
         ort_layouts=ort_layouts or ("auto",),
+        precisions=precisions or (None,),
     )
     click.echo(format_table(report))
     if json_path:
@@ -95,7 +105,10 @@ def cli(
         from edgedg.ort_profile import format_profiles, profile_layouts, profile_model_dir
 
         layouts = profile_layouts(ort_layouts or ("auto",))
-        click.echo(format_profiles(profile_model_dir(model_dir, threads=threads, layouts=layouts)))
+        for precision in precisions or (None,):
+            profiles = profile_model_dir(model_dir, threads=threads, layouts=layouts,
+                                         precision=precision)  # fmt: skip
+            click.echo(format_profiles(profiles))
 
 
 def _scaling(model_dir, cameras, modes, backend, frames, warmup, threads, json_path) -> None:

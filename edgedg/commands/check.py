@@ -6,6 +6,7 @@ import click
 
 from edgedg_runtime.cli_types import NON_NEGATIVE
 from edgedg_runtime.errors import EdgeDGError
+from edgedg_runtime.names import PRECISIONS
 
 TRT_CHOICES = ("8.5", "8.6", "10.3", "10", "11", "all")
 
@@ -28,7 +29,17 @@ TRT_CHOICES = ("8.5", "8.6", "10.3", "10", "11", "all")
     help="Check the graphs against this TensorRT version's ONNX parser (repeatable; no "
     "TensorRT needed).",
 )
-def cli(model_dir: str, checkpoint: str | None, seed: int, trt_versions: tuple) -> None:
+@click.option(
+    "--precision",
+    type=click.Choice(PRECISIONS),
+    default="fp32",
+    show_default=True,
+    help="With CHECKPOINT: compare this variant of the graphs; fp16 / int8 report their "
+    "agreement with the FP32 reference per mode instead of failing on FP32 tolerances.",
+)
+def cli(
+    model_dir: str, checkpoint: str | None, seed: int, trt_versions: tuple, precision: str
+) -> None:
     """With CHECKPOINT: run the exported graphs in ONNX Runtime (CPU) against PyTorch in every
     norm mode; fails (exit 1) when logits differ by more than 1e-4 or labels agree on less than
     99.9% of the pixels. With --trt: check every graph against each TensorRT version's parser
@@ -47,8 +58,11 @@ def cli(model_dir: str, checkpoint: str | None, seed: int, trt_versions: tuple) 
         click.echo(f"{model_dir}: every graph parses on TensorRT {names}")
     if checkpoint:
         from edgedg_export.parity import check_model_dir as parity
-        from edgedg_export.parity import format_table
+        from edgedg_export.parity import format_agreement, format_table
 
-        rows = parity(model_dir, checkpoint, seed=seed)
+        rows = parity(model_dir, checkpoint, seed=seed, precision=precision)
+        if precision != "fp32":
+            click.echo(format_agreement(rows, precision))
+            return
         click.echo(format_table(rows))
         click.echo(f"{model_dir}: all {len(rows)} comparisons within tolerance")

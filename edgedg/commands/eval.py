@@ -6,10 +6,11 @@ import click
 
 from edgedg.evaluate.modes import EVAL_MODES, SEEDS
 from edgedg_runtime.cli_types import POSITIVE, FiniteFloat
+from edgedg_runtime.names import PRECISIONS
 
 
-@click.command("eval", short_help="Evaluate a checkpoint on target domains in any norm mode.")
-@click.argument("checkpoint", type=click.Path(dir_okay=False))
+@click.command("eval", short_help="Evaluate a checkpoint or a model directory on target domains.")
+@click.argument("checkpoint", type=click.Path())
 @click.option("--target", "targets", multiple=True, required=True, help="FORMAT:PATH (repeat).")
 @click.option(
     "--norm",
@@ -58,6 +59,13 @@ from edgedg_runtime.cli_types import POSITIVE, FiniteFloat
     default=None,
     help="Write Cityscapes labelId PNGs and overlays (first run of each mode).",
 )
+@click.option(
+    "--precision",
+    type=click.Choice(PRECISIONS),
+    default="fp32",
+    show_default=True,
+    help="Model directory only: which of its graphs (variants) ONNX Runtime runs.",
+)
 @click.option("--chart", type=click.Path(dir_okay=False), default=None, help="Per-class IoU PNG.")
 def cli(
     checkpoint,
@@ -73,9 +81,13 @@ def cli(
     limit,
     report,
     save_pred,
+    precision,
     chart,
 ) -> None:
-    """Evaluate CHECKPOINT on target domains mixed into one stream, in each norm mode."""
+    """Evaluate CHECKPOINT (or an exported MODEL_DIR, on ONNX Runtime at its input size) on target
+    domains mixed into one stream, in each norm mode."""
+    import os
+
     from edgedg.evaluate import report as out
     from edgedg.evaluate.runner import EvalConfig, evaluate_checkpoint
     from edgedg_runtime.errors import EdgeDGError
@@ -97,8 +109,16 @@ def cli(
         limit=limit,
         save_pred=save_pred,
     )
-    result = evaluate_checkpoint(checkpoint, targets, cfg, split, log=click.echo)
-    click.echo(f"protocol {protocol}, input {result['input_size']}, mIoU % (mean +- std)")
+    if os.path.isdir(checkpoint):
+        from edgedg.evaluate.model_dir_eval import evaluate_model_dir
+
+        result = evaluate_model_dir(checkpoint, targets, cfg, split, precision, log=click.echo)
+    elif precision != "fp32":
+        raise EdgeDGError("--precision selects a model directory's graphs: pass a MODEL_DIR")
+    else:
+        result = evaluate_checkpoint(checkpoint, targets, cfg, split, log=click.echo)
+    where = f", {precision} graphs" if os.path.isdir(checkpoint) else ""
+    click.echo(f"protocol {protocol}, input {result['input_size']}{where}, mIoU % (mean +- std)")
     click.echo(out.format_table(result))
     if report:
         out.write_json(report, result)

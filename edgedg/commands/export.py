@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from edgedg_runtime.cli_types import POSITIVE
+from edgedg_runtime.names import PRECISIONS
 
 # 13: the first opset whose Split takes its sizes as an input (the statistics graphs need it);
 # 20: the last the TorchScript exporter writes.
@@ -46,13 +47,38 @@ def _imgsz(ctx: click.Context, param: click.Parameter, value: str | None) -> tup
     help="Image input dtype; float: float32 image (0..255) and int32 labels.",
 )
 @click.option("--simplify", is_flag=True, help="Run onnxsim (kept only if the I/O is intact).")
+@click.option(
+    "--int8", is_flag=True, help="Also write Q/DQ INT8 variants of segment and plain (calibrated)."
+)
+@click.option(
+    "--calib",
+    multiple=True,
+    help="FORMAT:PATH of calibration images (repeat; default: the checkpoint's training sources).",
+)
+@click.option(
+    "--calib-images", type=POSITIVE, default=32, show_default=True, help="Calibration images."
+)
+@click.option(
+    "--calib-method",
+    type=click.Choice(["minmax", "percentile"]),
+    default="minmax",
+    show_default=True,
+    help="How activation ranges are found.",
+)
+@click.option(
+    "--calib-mode",
+    type=click.Choice(["target", "source", "sib"]),
+    default="target",
+    show_default=True,
+    help="Statistics mode the segment graph is calibrated in (the mode it will run).",
+)
 @click.option("--trt", is_flag=True, help="Also build TensorRT engines into MODEL_DIR/engines.")
 @click.option(
     "--precision",
-    type=click.Choice(["fp32", "fp16"]),
+    type=click.Choice(PRECISIONS),
     default="fp32",
     show_default=True,
-    help="TensorRT precision (statistics stay FP32).",
+    help="TensorRT precision (statistics stay FP32; int8 needs --int8: the Q/DQ graphs).",
 )
 @click.option("--half", is_flag=True, help="Alias of --precision fp16.")
 @click.option("--workspace", type=POSITIVE, help="TensorRT builder workspace limit in MiB.")
@@ -80,6 +106,11 @@ def cli(
     max_batch,
     io,
     simplify,
+    int8,
+    calib,
+    calib_images,
+    calib_method,
+    calib_mode,
     trt,
     precision,
     half,
@@ -89,11 +120,15 @@ def cli(
     sign_key,
 ) -> None:
     """Export CHECKPOINT to MODEL_DIR: style/segment/plain ONNX, contract.json, source stats."""
+    from edgedg_export.calibrate import Int8Options
     from edgedg_export.model_dir import ExportOptions, export_model_dir
     from edgedg_export.trt import EngineOptions
     from edgedg_export.trt_check import check_model_dir, versions_for
 
     versions = versions_for(trt_versions)  # a bad name fails before the export
+    if (calib or precision == "int8") and not int8:
+        raise click.UsageError("--calib and --precision int8 need the INT8 graphs: add --int8")
+    quant = Int8Options(tuple(calib), calib_images, calib_method, calib_mode) if int8 else None
     options = ExportOptions(
         imgsz=imgsz,
         opset=opset,
@@ -101,6 +136,7 @@ def cli(
         max_batch=max_batch,
         io=io,
         simplify=simplify,
+        int8=quant,
     )
     precision = "fp16" if half else precision
     engines = (

@@ -6,7 +6,7 @@ import click
 
 from edgedg_runtime.bank_file import MAX_CAPACITY, MAX_M
 from edgedg_runtime.cli_types import NON_NEGATIVE, POSITIVE, FiniteFloat
-from edgedg_runtime.names import BACKENDS, NORM_MODES, ORT_LAYOUT_CHOICES
+from edgedg_runtime.names import BACKENDS, NORM_MODES, ORT_LAYOUT_CHOICES, PRECISIONS
 
 
 @click.command("stream", short_help="Segment a camera, video, RTSP stream or image folder.")
@@ -63,6 +63,13 @@ from edgedg_runtime.names import BACKENDS, NORM_MODES, ORT_LAYOUT_CHOICES
     show_default=True,
     help="ONNX Runtime CPU layout of the segmentation graph: auto measures nchwc and nchw once "
     "and caches the faster in MODEL_DIR/engines/ort-layout.json.",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(PRECISIONS),
+    default=None,
+    help="Graphs to run: ONNX Runtime runs that variant (int8: `edgedg export --int8`), "
+    "TensorRT builds that engine [default: FP32 graphs / an engine already built].",
 )
 @click.option(
     "--input-width", type=POSITIVE, help="Capture width (cameras) / resize width (files)."

@@ -96,7 +96,7 @@ def evaluate_model(
             _run(model, meta, datasets, names, lengths, mode, cfg, hw, seed, save=r == 0)
             for r, seed in enumerate(cfg.seeds[:runs])
         ]
-        report["modes"][mode] = _summarise(per_run, names, runs, cfg.seeds[:runs])
+        report["modes"][mode] = summarise(per_run, names, runs, cfg.seeds[:runs])
         report["modes"][mode]["seconds"] = round(time.perf_counter() - start, 3)
         if log is not None:
             mixed = report["modes"][mode]["mixed"]
@@ -104,7 +104,9 @@ def evaluate_model(
     return report
 
 
-def _summarise(per_run: list, names: list[str], runs: int, seeds) -> dict[str, Any]:
+def summarise(per_run: list, names: list[str], runs: int, seeds) -> dict[str, Any]:
+    """Mean and std over runs of each target's scores and of the mixed stream's, from the
+    confusion matrices [targets, K, K] of every run."""
     out: dict[str, Any] = {"runs": runs, "seeds": list(seeds), "targets": {}}
     for t, name in enumerate(names):
         out["targets"][name] = summarize([scores(confs[t]) for confs in per_run])

@@ -24,6 +24,7 @@ from torch import nn
 
 from edgedg.norm import source_stats, stat_layout
 from edgedg_export import contract_writer
+from edgedg_export.calibrate import Calibration, Int8Options, add_int8_variants, calibration_for
 from edgedg_export.onnx_export import (
     DEFAULT_OPSET,
     GraphOptions,
@@ -61,6 +62,7 @@ class ExportOptions:
     labels_dtype: str | None = None
     simplify: bool = False
     fp16_graphs: bool = True  # <graph>.fp16.onnx for TensorRT 11's strongly typed FP16 builds
+    int8: Int8Options | None = None  # <graph>.int8.onnx: Q/DQ segment and plain (calibrate.py)
 
 
 def export_model_dir(
@@ -80,7 +82,14 @@ def export_model_dir(
     if sign_key is not None:
         require("cryptography", "sign", "--sign")
     model, meta = load_model(checkpoint)
-    contract = export_model(model, meta, out, options, checkpoint_sha256=sha256_file(checkpoint))
+    calibration = None
+    if options.int8 is not None:  # find and read the images before the export, not after it
+        opts = _graph_options(meta, options)
+        calibration = calibration_for(options.int8, meta, (opts.height, opts.width))
+    contract = export_model(
+        model, meta, out, options, checkpoint_sha256=sha256_file(checkpoint),
+        calibration=calibration,
+    )  # fmt: skip
     if sign_key is not None:
         sign_contract(out, sign_key)
     if engines is not None:
@@ -94,9 +103,11 @@ def export_model(
     out: str | os.PathLike,
     options: ExportOptions = ExportOptions(),
     checkpoint_sha256: str = "",
+    calibration: Calibration | None = None,
 ) -> Contract:
     """Export ``model`` (a SegModel-like module with `.stem` and StatNorm2d layers) with the
-    checkpoint ``meta`` (model, classes, colors, mean, std, imgsz) into ``out``."""
+    checkpoint ``meta`` (model, classes, colors, mean, std, imgsz) into ``out``; with
+    ``calibration``, also the INT8 (Q/DQ) variants of segment and plain calibrated on it."""
     opts = _graph_options(meta, options)
     model = model.eval()
     out = Path(out)
@@ -106,6 +117,8 @@ def export_model(
     tmp.chmod(0o755)  # mkdtemp makes it private; the model directory is not
     try:
         contract = _write(model, meta, tmp, opts, options, checkpoint_sha256)
+        if calibration is not None:
+            contract = add_int8_variants(tmp, calibration)
         if (out / CONTRACT_FILE).is_file():
             replace_own_files(tmp, out)
         else:

@@ -130,20 +130,31 @@ class _Graph:
 
 
 def check_model_dir(
-    model_dir: str | os.PathLike, checkpoint: str | os.PathLike, seed: int = 0
+    model_dir: str | os.PathLike,
+    checkpoint: str | os.PathLike,
+    seed: int = 0,
+    precision: str = "fp32",
 ) -> list[ParityRow]:
     """`edgedg check`: the model directory against the checkpoint it was exported from."""
     from edgedg.checkpoint import load_model
 
     model, _ = load_model(checkpoint)
-    return check_model(model_dir, model, seed=seed)
+    return check_model(model_dir, model, seed=seed, precision=precision)
 
 
 def check_model(
-    model_dir: str | os.PathLike, model: nn.Module, num_images: int = 6, seed: int = 0
+    model_dir: str | os.PathLike,
+    model: nn.Module,
+    num_images: int = 6,
+    seed: int = 0,
+    precision: str = "fp32",
 ) -> list[ParityRow]:
     """Compare every graph and mode; raise EdgeDGError (after measuring all) when any row is
-    outside the tolerances. Returns the rows for printing (`format_table`)."""
+    outside the tolerances. Returns the rows for printing (`format_table`).
+
+    ``precision`` fp16 / int8 runs the graphs' variants of that name (the style graph without
+    one runs FP32) and only MEASURES their agreement with the FP32 PyTorch reference: reduced
+    precision is not held to the FP32 tolerances."""
     contract = load_contract(model_dir)
     _check_same_model(contract, model)
     model = model.eval()
@@ -156,17 +167,32 @@ def check_model(
         images_in = images
     mean, std = contract.normalization.mean, contract.normalization.std
     ref = _Reference(model, mean, std)
-    graphs = {k: _Graph(os.path.join(model_dir, g.file)) for k, g in contract.graphs.items()}
+    graphs = {
+        k: _Graph(os.path.join(model_dir, _variant(g, k, precision)))
+        for k, g in contract.graphs.items()
+    }
     rows = _run_modes(contract, ref, graphs, images, images_in, stat_layout(model).fixed_mask())
     rows.append(_style_row(graphs["style"], ref, images, images_in))
     bad = [r for r in rows if not r.ok]
-    if bad:
+    if bad and precision == "fp32":
         raise EdgeDGError(
             "exported graphs disagree with PyTorch:\n"
             + format_table(rows)
             + "\nre-export the model directory; if it persists, report it with this table"
         )
     return rows
+
+
+def _variant(info, graph: str, precision: str) -> str:
+    """The file of ``graph`` in ``precision``: its variant, FP32 for a style graph without one."""
+    if precision == "fp32" or (graph == "style" and precision not in info.variants):
+        return info.file
+    if precision not in info.variants:
+        raise EdgeDGError(
+            f"the model directory has no {precision} variant of '{graph}': re-export it with "
+            f"`edgedg export CHECKPOINT --out MODEL_DIR --{precision}`"
+        )
+    return info.variants[precision]
 
 
 def _check_same_model(contract: Contract, model: nn.Module) -> None:
@@ -284,6 +310,22 @@ def _style_row(graph: Callable, ref: _Reference, images, images_in) -> ParityRow
 
 def _rel_diff(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(a - b) / np.maximum(1.0, np.abs(b))))
+
+
+def format_agreement(rows: Sequence[ParityRow], precision: str) -> str:
+    """The reduced-precision graphs' agreement with the FP32 PyTorch reference, per graph and
+    mode: labels agreeing (% of pixels), max |logit| and relative statistic error."""
+    lines = [
+        f"{precision} graphs vs the FP32 PyTorch reference (measured, not held to FP32 tolerances)",
+        f"{'graph':8} {'mode':10} {'N':>2}  {'labels agree':>12}  {'max|dlogit|':>12}  "
+        f"{'max rel dstat':>13}",
+    ]
+    for r in rows:
+        lines.append(
+            f"{r.graph:8} {r.mode:10} {r.n:>2}  {r.label_agreement:12.2%}  "
+            f"{r.max_logit_diff:12.3e}  {r.max_stat_diff:13.3e}"
+        )
+    return "\n".join(lines)
 
 
 def format_table(rows: Sequence[ParityRow]) -> str:

@@ -65,7 +65,7 @@ def segment_batch(
     timings = {"preprocess": _ms(t0)}
     if adapters[0] is None:
         plain = core._backends["plain"]
-        labels = plain.infer({"image": core._feed(images)})["labels"]
+        labels = plain.infer(core.feeds("plain", images))["labels"]
         timings["segment"] = plain.last_ms
         steps = [(float("nan"), 0)] * len(frames)
     elif adapters[0].mode == "sib-exact":

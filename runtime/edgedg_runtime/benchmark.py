@@ -61,6 +61,7 @@ def bench(
     progress: Callable[[str], None] | None = None,
     compare: Sequence[str] = (),
     ort_layouts: Sequence[str] = ("auto",),
+    precisions: Sequence[str | None] = (None,),
 ) -> dict:
     """Time every mode over ``frames`` frames after ``warmup`` frames. Returns a JSON-ready dict:
     model, backend, input size, frames, ``baseline`` (the fastest plain row) and per row the
@@ -72,14 +73,17 @@ def bench(
     interleaved with the rest, so two graph formulations are compared in one run.
     ``ort_layouts``: ONNX Runtime CPU layouts (auto | nchwc | nchw). With one, rows are named by
     mode; with several, every mode (and compare) row is repeated per layout as "MODE [LAYOUT]",
-    auto showing what it chose ("plain [auto->nchw]")."""
+    auto showing what it chose ("plain [auto->nchw]").
+    ``precisions``: Segmenter precisions (None | fp32 | fp16 | int8); with several, every row is
+    repeated per precision as "MODE int8", and ratios are to the fastest FP32 plain row."""
     layouts = list(dict.fromkeys(ort_layouts))
     _check_layouts(layouts, backend)
+    rows = _Rows(backend, threads, bank_options, layouts, list(dict.fromkeys(precisions)))
     segs: dict = {}  # row name -> open Segmenter, filled as they open so that all get closed
     try:
-        plain_rows = _open_rows(segs, model_dir, backend, modes, threads, bank_options, layouts)
+        plain_rows = rows.open(segs, model_dir, modes)
         for other in compare:
-            _open_rows(segs, other, backend, ["target@" + other], threads, bank_options, layouts)
+            rows.open(segs, other, ["target@" + other])
         first = next(iter(segs.values()))
         h, w = first.input_size
         times = _time_rows(segs, synthetic_frames(h, w, warmup + frames), warmup, progress)
@@ -99,29 +103,43 @@ def bench(
     return report
 
 
-def _open_rows(segs: dict, model_dir, backend, modes, threads, bank_options, layouts) -> list:
-    """Open one Segmenter per mode and layout into ``segs``; return the plain rows' names. A mode
-    "target@DIR" is the target mode of ``model_dir`` (a --compare directory)."""
-    from edgedg_runtime.segmenter import Segmenter
+class _Rows:
+    """Opens one Segmenter per mode, layout and precision (the row settings shared by a run)."""
 
-    plain_rows = []
-    for mode in modes:
-        norm = "target" if mode.startswith("target@") else "source" if mode == "plain" else mode
-        for layout in layouts:
-            seg = Segmenter(
-                model_dir,
-                backend,
-                norm,
-                bank_options,
-                threads=threads,
-                fold_source=mode == "plain",
-                ort_layout=layout,
-            )
-            row = _row(mode, layout, seg, layouts)
-            segs[row] = seg
-            if mode == "plain":
-                plain_rows.append(row)
-    return plain_rows
+    def __init__(self, backend, threads, bank_options, layouts, precisions):
+        self.backend, self.threads, self.bank_options = backend, threads, bank_options
+        self.layouts, self.precisions = layouts, precisions
+
+    def open(self, segs: dict, model_dir, modes) -> list:
+        """Open the rows of ``modes`` into ``segs``; return the baseline candidates: the plain
+        rows in FP32 (or, when FP32 is not timed, every plain row). A mode "target@DIR" is the
+        target mode of ``model_dir`` (a --compare directory)."""
+        from edgedg_runtime.segmenter import Segmenter
+
+        plain_rows, fp32_rows = [], []
+        for mode in modes:
+            norm = "target" if mode.startswith("target@") else "source" if mode == "plain" else mode
+            for precision in self.precisions:
+                for layout in self.layouts:
+                    seg = Segmenter(
+                        model_dir,
+                        self.backend,
+                        norm,
+                        self.bank_options,
+                        threads=self.threads,
+                        fold_source=mode == "plain",
+                        ort_layout=layout,
+                        precision=precision,
+                    )
+                    row = _row(mode, layout, seg, self.layouts)
+                    if len(self.precisions) > 1:
+                        row = f"{row} {precision or 'fp32'}"
+                    segs[row] = seg
+                    if mode == "plain":
+                        plain_rows.append(row)
+                        if precision in (None, "fp32"):
+                            fp32_rows.append(row)
+        return fp32_rows or plain_rows
 
 
 def _time_rows(segs: dict, sequence: list, warmup: int, progress) -> dict:

@@ -42,6 +42,7 @@ GRAPHS = GRAPH_NAMES
 # plus statistics, which a builder may legitimately keep FP32 (BuilderFlag.FP16 = FP16 allowed,
 # FP32 fallback).
 FP16_REQUIRED = ("segment", "plain")
+INT8_REQUIRED = ("segment", "plain")  # the graphs with a Q/DQ variant; INT8 convolutions checked
 MAX_TIMING_CACHE_BYTES = 256 << 20
 
 
@@ -116,8 +117,18 @@ def engines_for(
     options: BuildOptions = BuildOptions(),
     engine_dir: str | os.PathLike | None = None,
 ) -> dict[str, Path]:
-    """Engines of style, segment and plain in ``precision``, built where missing."""
-    return {g: engine_for(model_dir, precision, g, options, engine_dir=engine_dir) for g in GRAPHS}
+    """Engines of style, segment and plain in ``precision``, built where missing. INT8 covers
+    segment and plain; the style graph (no Q/DQ variant) is built FP16 then."""
+    return {
+        g: engine_for(model_dir, graph_precision(precision, g), g, options, engine_dir=engine_dir)
+        for g in GRAPHS
+    }
+
+
+def graph_precision(precision: str | None, graph: str) -> str | None:
+    """The precision ``graph`` is built in when the model runs in ``precision``: the style graph
+    has no INT8 variant and runs FP16 beside INT8 segment / plain engines."""
+    return "fp16" if precision == "int8" and graph not in INT8_REQUIRED else precision
 
 
 def _lookup(contract, engine_dir, graph, precision, target, fp16_flag):
@@ -176,8 +187,10 @@ def _build(trt, data: bytes, key, workspace_mib, tc_path: Path):
     for p in key.profiles:
         profile.set_shape(p.name, p.min, p.opt, p.max)
     config.add_optimization_profile(profile)
-    if key.precision == "fp16" and not strongly_typed:
-        config.set_flag(trt.BuilderFlag.FP16)
+    if key.precision in ("fp16", "int8") and not strongly_typed:
+        config.set_flag(trt.BuilderFlag.FP16)  # int8: the layers without Q/DQ run FP16
+        if key.precision == "int8":  # explicit quantization: the Q/DQ scales, no calibrator
+            config.set_flag(trt.BuilderFlag.INT8)
         _pin_statistics_fp32(trt, network, config)
     timing = config.create_timing_cache(_timing_cache_bytes(tc_path))
     config.set_timing_cache(timing, ignore_mismatch=False)
@@ -257,13 +270,18 @@ def _output_type(output: dict) -> str:
     return ""
 
 
+def _is_int8(types: str) -> bool:
+    return "Int8" in types or "INT8" in types
+
+
 def precision_report(info: dict) -> dict[str, int]:
     """Count the engine's layers by output precision: ``fp16``/``fp32`` layers, ``conv_fp16``
     / ``conv_fp32`` convolutions, ``stat_fp16`` statistic layers with an FP16 output,
     ``stat_fused_fp16`` fused layers (names joined by " + ", Myelin foreign nodes) holding a
     statistic op and FP16 outputs, and ``unknown`` layers whose precision was not reported.
     Reformat layers (a copy into another format) are not statistic layers."""
-    keys = ("fp16", "fp32", "conv_fp16", "conv_fp32", "stat_fp16", "stat_fused_fp16")
+    keys = ("fp16", "fp32", "int8", "conv_fp16", "conv_fp32", "conv_int8", "stat_fp16")
+    keys += ("stat_fused_fp16",)
     report = dict.fromkeys((*keys, "unknown", "layers"), 0)
     for layer in info.get("Layers", []):
         if not isinstance(layer, dict):
@@ -272,12 +290,15 @@ def precision_report(info: dict) -> dict[str, int]:
         types = " ".join(_output_type(o) for o in layer.get("Outputs", []))
         half = "FP16" in types or "Half" in types
         full = "FP32" in types or "Float" in types
-        if not (half or full):
+        if not (half or full or _is_int8(types)):
             report["unknown"] += 1
             continue
-        report["fp16" if half else "fp32"] += 1
+        kind_of = "fp16" if half else "fp32" if full else "int8"
+        report[kind_of] += 1
         if "Conv" in str(layer.get("LayerType", "")):
-            report["conv_fp16" if half else "conv_fp32"] += 1
+            # a conv fused with its input DequantizeLinear reads INT8 and may write float
+            inputs = " ".join(_output_type(i) for i in layer.get("Inputs", []))
+            report["conv_int8" if _is_int8(inputs) else f"conv_{kind_of}"] += 1
         name, kind = str(layer.get("Name", "")), str(layer.get("LayerType", ""))
         if half and STAT_MARK in name and "Reformat" not in kind + name[:12]:
             fused = " + " in name or "ForeignNode" in name or "Myelin" in kind
@@ -302,8 +323,11 @@ def check_precision(report: dict[str, int], precision: str, graph: str) -> None:
             what,
             report["stat_fused_fp16"],
         )
-    if precision == "fp32" and report["fp16"] > 0:
-        raise EdgeDGError(f"{what}: asked for FP32 but {report['fp16']} layers are FP16")
+    if precision == "fp32" and report["fp16"] + report["int8"] > 0:
+        raise EdgeDGError(f"{what}: asked for FP32 but some layers are FP16 / INT8")
+    if precision == "int8":
+        _check_int8(report, graph, what)
+        return
     if precision != "fp16" or report["conv_fp16"] > 0:
         return
     if graph in FP16_REQUIRED:
@@ -314,6 +338,16 @@ def check_precision(report: dict[str, int], precision: str, graph: str) -> None:
     log.warning("%s: FP16 allowed, but TensorRT kept this small graph in FP32", what)
 
 
+def _check_int8(report: dict[str, int], graph: str, what: str) -> None:
+    """An INT8 build of segment / plain must hold INT8 convolutions: convs that read INT8 (fused
+    with their input DequantizeLinear; their output stays float for the statistics)."""
+    if graph in INT8_REQUIRED and report["conv_int8"] == 0:
+        raise EdgeDGError(
+            f"{what}: asked for INT8 but no layer runs INT8 (this GPU may lack INT8 kernels): "
+            "build with --precision fp16"
+        )
+
+
 __all__ = [
     "GRAPHS",
     "BuildOptions",
@@ -321,6 +355,7 @@ __all__ = [
     "check_precision",
     "engine_for",
     "engines_for",
+    "graph_precision",
     "import_tensorrt",
     "precision_report",
 ]

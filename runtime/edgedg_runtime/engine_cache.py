@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from edgedg_runtime import board
+from edgedg_runtime import board, names
 from edgedg_runtime.contract import SCHEMA_VERSION, Contract
 from edgedg_runtime.errors import ContractError, EdgeDGError
 from edgedg_runtime.fileio import (
@@ -35,7 +35,7 @@ from edgedg_runtime.fileio import (
 )
 
 ENGINE_SCHEMA = 1
-PRECISIONS = ("fp32", "fp16")
+PRECISIONS = names.PRECISIONS
 
 
 @dataclass(frozen=True)
@@ -149,12 +149,22 @@ def engine_key(
     and the runtime both call this, so an engine built by one is found by the other.
 
     ``fp16_flag``: this TensorRT has ``BuilderFlag.FP16`` (<= 10). Without it (11), FP16 means
-    parsing the FP16-typed graph that export stored beside the original (variant ``fp16``)."""
+    parsing the FP16-typed graph that export stored beside the original (variant ``fp16``).
+    INT8 always parses the Q/DQ graph (variant ``int8``): with the INT8 and FP16 flags (the
+    statistics pinned FP32) where the flags exist, strongly typed on 11 (DESIGN section 2)."""
     if precision not in PRECISIONS:
         raise EdgeDGError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     info = contract.graph(graph)
     file, recipe, strongly_typed = info.file, "fp32", False
-    if precision == "fp16" and fp16_flag:
+    if precision == "int8":
+        if "int8" not in info.variants:
+            raise ContractError(
+                f"this model directory has no INT8 (Q/DQ) graph for '{graph}': re-export it with "
+                "`edgedg export CHECKPOINT --out MODEL_DIR --int8`"
+            )
+        file, strongly_typed = info.variants["int8"], not fp16_flag
+        recipe = "int8-qdq+fp16-flag+fp32-stats" if fp16_flag else "int8-qdq-strongly-typed"
+    elif precision == "fp16" and fp16_flag:
         recipe = "fp16-flag+fp32-stats"
     elif precision == "fp16":
         if "fp16" not in info.variants:

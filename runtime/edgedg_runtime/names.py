@@ -24,6 +24,9 @@ ORT_LAYOUT_CHOICES = ("auto", *ORT_LAYOUTS)
 # The graphs of a model directory, in the contract's order; each is stored as ``<name>.onnx``.
 GRAPH_NAMES = ("style", "segment", "plain")
 
+# Graph precisions: fp16 / int8 run the graphs' variants of that name (DESIGN section 2).
+PRECISIONS = ("fp32", "fp16", "int8")
+
 __all__ = [
     "BACKENDS",
     "BANK_MODES",
@@ -33,4 +36,5 @@ __all__ = [
     "ORT_LAYOUTS",
     "ORT_LAYOUT_CHOICES",
     "PLAIN",
+    "PRECISIONS",
 ]

@@ -87,6 +87,7 @@ class Rig:
         threads: int | None = None,
         fold_source: bool = True,
         ort_layout: str = "auto",
+        precision: str | None = None,
         engine_dir: str | None = None,
         trust_key: str | None = None,
     ):
@@ -106,6 +107,7 @@ class Rig:
             threads,
             fold_source,
             ort_layout,
+            precision=precision,
             engine_dir=engine_dir,
             trust_key=trust_key,
             batch=len(self.cameras),

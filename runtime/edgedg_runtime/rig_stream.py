@@ -190,6 +190,7 @@ def stream_rig(
             existing,
             options.threads,
             ort_layout=options.ort_layout,
+            precision=options.precision,
             engine_dir=options.engine_dir,
             trust_key=options.trust_key,
         ) as rig:

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from edgedg_runtime import names
 from edgedg_runtime.adapt import BANK_MODES, MODES, Adapter
 from edgedg_runtime.backends import Backend, create_backend, resolve_kind
 from edgedg_runtime.backends.ort import check_layout
@@ -34,6 +35,8 @@ from edgedg_runtime.errors import BankError, ContractError, EdgeDGError, require
 from edgedg_runtime.verified_graph import graph_from_model_dir
 
 BACKEND_NAMES = {"ort": "ONNX Runtime", "trt": "TensorRT"}
+PRECISIONS = (None, *names.PRECISIONS)
+VARIANT_GRAPHS = ("segment", "plain")  # the graphs every precision must have a variant of
 
 
 @dataclass
@@ -65,6 +68,10 @@ class Segmenter:
     ``ort_layout``: auto | nchwc | nchw, the ONNX Runtime CPU layout of the segment or plain
     graph (``OrtBackend``; auto: the faster, measured once per graph and machine and cached in
     ``engines/ort-layout.json``). The small style graph always runs nchwc; TensorRT ignores it.
+    ``precision``: None (ONNX Runtime: the FP32 graphs; TensorRT: an engine already built in any
+    precision, else FP32) | fp32 | fp16 | int8. On ONNX Runtime fp16 / int8 run the graphs'
+    variants of that name (int8: the Q/DQ segment and plain of ``edgedg export --int8``; the
+    style graph has none and runs FP32); on TensorRT the engine is built in that precision.
     ``engine_dir``: where TensorRT engines and the layout cache are kept (default: ``engines/``
     in the model directory, or ``$EDGEDG_ENGINE_DIR``; an ``engines`` symlink is never
     followed). ``trust_key``: a PEM Ed25519 public key (default ``$EDGEDG_TRUST_KEY``); with one,
@@ -83,10 +90,14 @@ class Segmenter:
         threads: int | None = None,
         fold_source: bool = True,
         ort_layout: str = "auto",
+        precision: str | None = None,
         engine_dir: str | None = None,
         trust_key: str | None = None,
         batch: int = 1,
     ):
+        if precision not in PRECISIONS:
+            raise EdgeDGError(f"unknown precision {precision!r}: choose one of {PRECISIONS[1:]}")
+        self.precision = precision
         if norm not in MODES:
             raise EdgeDGError(f"unknown norm mode '{norm}': choose one of {', '.join(MODES)}")
         self.model_dir, self.norm = str(model_dir), norm
@@ -138,14 +149,19 @@ class Segmenter:
     def _open_graph(self, name: str, threads: int | None) -> Backend:
         options = {}
         if self.backend_kind == "trt":  # the engine of this graph, found or built (cached)
-            from edgedg_runtime.engine_build import engine_for
+            from edgedg_runtime.engine_build import engine_for, graph_precision
 
+            precision = graph_precision(self.precision, name) if self.precision else None
             engine = engine_for(
-                self.model_dir, None, name, engine_dir=self._engine_dir, trust_key=self._trust_key
+                self.model_dir,
+                precision,
+                name,
+                engine_dir=self._engine_dir,
+                trust_key=self._trust_key,
             )
             path = str(engine)
         else:
-            file = self.contract.graph(name).file
+            file = self._graph_file(name)
             path = os.path.join(self.model_dir, file)
             options["graph"] = graph_from_model_dir(self.model_dir, self.contract, file)
             options["cache_dir"] = self._engine_dir
@@ -155,6 +171,20 @@ class Segmenter:
         self._backends[name] = create_backend(path, self.backend_kind, threads, **options).open()
         self._check_shapes(self._backends[name])
         return self._backends[name]
+
+    def _graph_file(self, name: str) -> str:
+        """The ONNX file ONNX Runtime runs for ``graph`` in this precision."""
+        info = self.contract.graph(name)
+        if self.precision in (None, "fp32"):
+            return info.file
+        if self.precision in info.variants:
+            return info.variants[self.precision]
+        if name not in VARIANT_GRAPHS:
+            return info.file  # the style graph has no INT8 variant: it stays FP32
+        raise ContractError(
+            f"the model directory has no {self.precision} variant of '{name}': re-export it "
+            f"with `edgedg export CHECKPOINT --out {self.model_dir} --{self.precision}`"
+        )
 
     def _check_shapes(self, backend: Backend) -> None:
         """Refuse a graph whose fixed I/O dimensions differ from what the contract implies
@@ -213,7 +243,7 @@ class Segmenter:
             )
 
     def _style(self, images: np.ndarray) -> np.ndarray:
-        return self._backends["style"].infer({"image": self._feed(images)})["style"]
+        return self._backends["style"].infer(self.feeds("style", images))["style"]
 
     def _segment(self, images: np.ndarray, prior: np.ndarray) -> dict[str, np.ndarray]:
         """One pooled batch (the Adapter's segment function): every image gets ``prior`` [3, S]
@@ -232,8 +262,23 @@ class Segmenter:
         return self._infer_segment(images, priors.astype(np.float32, copy=False), mix)
 
     def _infer_segment(self, images, priors, mix) -> dict[str, np.ndarray]:
-        feeds = {"image": self._feed(images), "norm_prior": priors, "batch_mix": mix}
-        return self._backends["segment"].infer(feeds)
+        return self._backends["segment"].infer(self.feeds("segment", images, priors, mix))
+
+    def feeds(
+        self,
+        graph: str,
+        images: np.ndarray,
+        priors: np.ndarray | None = None,
+        mix: np.ndarray | None = None,
+    ) -> dict[str, np.ndarray]:
+        """The inputs the Segmenter gives ``graph`` for ``images`` (uint8 [N, H, W, 3] at the
+        input size) and, for segment, the per-image ``priors`` [N, 3, S] and ``mix`` [N, N]:
+        every graph call goes through here (INT8 calibration records them to see what the
+        graphs see at run time)."""
+        feeds = {"image": self._feed(images)}
+        if graph == "segment":
+            feeds["norm_prior"], feeds["batch_mix"] = priors, mix
+        return feeds
 
     def _feed(self, images: np.ndarray) -> np.ndarray:
         return images.astype(np.float32) if self._float_input else images
@@ -278,7 +323,11 @@ class Segmenter:
         """One line: mode, backend (ONNX Runtime: provider, CPU layout), model and input size."""
         layout = f", {self.ort_layout} layout" if self.ort_layout else ""
         h, w = self.input_size
-        return f"norm {self.norm} on {self.runs_on}{layout}, {self.contract.model.name} at {h}x{w}"
+        precision = f" {self.precision}" if self.precision else ""
+        return (
+            f"norm {self.norm}{precision} on {self.runs_on}{layout}, {self.contract.model.name} "
+            f"at {h}x{w}"
+        )
 
     def close(self) -> None:
         """Release the backends. The bank stays readable."""

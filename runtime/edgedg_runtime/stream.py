@@ -56,6 +56,7 @@ class StreamOptions:
     bank_options: BankOptions = BankOptions()  # capacity None: the saved bank's, else 128
     threads: int | None = None
     ort_layout: str = "auto"  # ONNX Runtime CPU layout of the segment / plain graph
+    precision: str | None = None  # fp32 | fp16 | int8 (Segmenter); None: FP32 / any engine built
     input_width: int | None = None
     input_height: int | None = None
     input_rate: int | None = None
@@ -258,6 +259,7 @@ def _stream(model_dir, source, output, options: StreamOptions, echo) -> StreamSu
         bank,
         options.threads,
         ort_layout=options.ort_layout,
+        precision=options.precision,
         engine_dir=options.engine_dir,
         trust_key=options.trust_key,
     ) as seg, open_source(

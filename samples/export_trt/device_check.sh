@@ -75,6 +75,17 @@ for precision in fp32 fp16; do
     [[ -z "$HAVE_TRT" ]] && skip "engine_$precision" "$TRT_WHY"
 done
 
+# --- INT8: Q/DQ graphs calibrated on synthetic street scenes (an engine where TensorRT is) -------
+step synth_calib edgedg data synth "$OUT/calib" --domains sunny,overcast,night --per-domain 4 \
+    --size "$IMGSZ" --quiet
+int8_args=()
+[[ -n "$HAVE_TRT" ]] && int8_args=(--trt --precision int8)
+step export_int8 edgedg export "$CKPT" --out "$OUT/model-int8" --int8 --calib-images 12 \
+    --calib "cityscapes:$OUT/calib/sunny" --calib "cityscapes:$OUT/calib/overcast" \
+    --calib "cityscapes:$OUT/calib/night" "${int8_args[@]}"
+[[ -z "$HAVE_TRT" ]] && skip engine_int8 "$TRT_WHY"
+step check_int8 edgedg check "$OUT/model-int8" "$CKPT" --precision int8
+
 # --- checks: every TensorRT parser statically, PyTorch parity, the CUDA buffers ------------------
 step check_trt_static edgedg check "$OUT/model-fp32" --trt all
 step check_parity edgedg check "$OUT/model-fp32" "$CKPT"
@@ -88,16 +99,18 @@ else
 fi
 
 # --- latency: TensorRT sib / plain per precision, ONNX Runtime always -----------------------------
-for precision in fp32 fp16; do
+for precision in fp32 fp16 int8; do
     if [[ -n "$HAVE_TRT" ]]; then
         step "bench_trt_$precision" edgedg bench "$OUT/model-$precision" --backend trt \
-            --mode plain --mode sib --frames "$BENCH_FRAMES" --json "$OUT/bench_trt_$precision.json"
+            --mode plain --mode target --mode sib --precision "$precision" \
+            --frames "$BENCH_FRAMES" --json "$OUT/bench_trt_$precision.json"
     else
         skip "bench_trt_$precision" "$TRT_WHY; ONNX Runtime is benchmarked instead"
     fi
 done
-step bench_ort edgedg bench "$OUT/model-fp32" --backend ort --mode plain --mode sib \
-    --frames "$BENCH_FRAMES" --json "$OUT/bench_ort.json"
+step bench_ort edgedg bench "$OUT/model-int8" --backend ort --mode plain --mode target \
+    --mode sib --precision fp32 --precision int8 --frames "$BENCH_FRAMES" \
+    --json "$OUT/bench_ort.json"
 
 # --- a stream of FRAMES frames (TensorRT where usable, else ONNX Runtime) ------------------------
 if [[ -n "$VIDEO" ]]; then
@@ -147,7 +160,9 @@ report = {
     "steps": steps,
     "failed": [s["step"] for s in steps if s["status"] == "failed"],
     "doctor": load("doctor.json"),
-    "bench": {k: load(f"bench_{k}.json") for k in ("trt_fp32", "trt_fp16", "ort", "rig")},
+    "bench": {
+        k: load(f"bench_{k}.json") for k in ("trt_fp32", "trt_fp16", "trt_int8", "ort", "rig")
+    },
     "stream": {"frames": int(frames), "summary": stream},
 }
 with open(os.path.join(out, ".report.json.tmp"), "w") as f:
