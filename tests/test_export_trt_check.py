@@ -47,6 +47,27 @@ def test_committed_tiny_model_passes_every_version() -> None:
     assert len(rows) == 3 * 5 + 3 and all(r.ok for r in rows), trt_check.format_rows(rows)
 
 
+def test_int8_variants_are_checked_on_every_version(tmp_path) -> None:
+    """Every TensorRT version builds the INT8 (Q/DQ) variant when asked for INT8, so each is
+    checked on every version: a variant the 8.5 parser refuses fails its row."""
+    import hashlib
+    import json
+    import shutil
+
+    model_dir = Path(shutil.copytree(ASSETS, tmp_path / "model"))
+    variant = onnx.load(str(model_dir / "segment.onnx"))
+    variant.opset_import[0].version = 18  # beyond the 8.5 / 8.6 parsers' opset 17
+    onnx.save(variant, str(model_dir / "segment.int8.onnx"))
+    contract = json.loads((model_dir / "contract.json").read_text())
+    contract["graphs"]["segment"]["variants"]["int8"] = "segment.int8.onnx"
+    digest = hashlib.sha256((model_dir / "segment.int8.onnx").read_bytes()).hexdigest()
+    contract["files"]["segment.int8.onnx"] = digest
+    (model_dir / "contract.json").write_text(json.dumps(contract))
+    rows = trt_check.check_model_dir(model_dir, trt_check.VERSIONS)
+    int8 = {r.version: r.ok for r in rows if r.graph == "segment.int8.onnx"}
+    assert int8 == {"8.5": False, "8.6": False, "10.3": True, "10": True, "11": True}
+
+
 def test_opset_unknown_ops_and_dynamic_sizes_are_reported() -> None:
     model = _int32_to_uint8_graph()
     model.opset_import[0].version = 18

@@ -142,7 +142,7 @@ def _opset(model: onnx.ModelProto) -> int:
 
 def check_model_dir(model_dir: str | os.PathLike, versions: tuple = VERSIONS) -> list[Row]:
     """One row per graph file and version; FP16-typed variants only for versions that parse
-    them (TensorRT 11)."""
+    them (TensorRT 11); INT8 (Q/DQ) variants on every version (each builds them for INT8)."""
     model_dir = Path(model_dir)
     contract = load_contract(model_dir)
     rows = []
@@ -152,6 +152,8 @@ def check_model_dir(model_dir: str | os.PathLike, versions: tuple = VERSIONS) ->
             files = [info.file]
             if rules["fp16_graph"] and "fp16" in info.variants:
                 files.append(info.variants["fp16"])
+            if "int8" in info.variants:
+                files.append(info.variants["int8"])
             for file in files:
                 model = onnx.load(str(model_dir / file), load_external_data=False)
                 rows.append(Row(version, file, check_graph(model, version, file)))
