@@ -380,9 +380,3 @@ def load_bank(
     if n > start:
         bank._fill(style[start:], stats[start:], None if images is None else images[start:])
     return bank
-
-
-if __name__ == "__main__":
-    from edgedg_runtime.benchmark import time_select_prior
-
-    print(f"select + prior: {time_select_prior() * 1e3:.3f} ms per frame (median)")

@@ -240,3 +240,7 @@ def time_select_prior(
         bank.prior(bank.select(probe))
         times.append(time.perf_counter() - start)
     return float(np.median(times))
+
+
+if __name__ == "__main__":  # python -m edgedg_runtime.benchmark: the bank's per-frame cost
+    print(f"select + prior: {time_select_prior() * 1e3:.3f} ms per frame (median)")

@@ -11,16 +11,13 @@ import errno
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from edgedg_runtime.errors import EdgeDGError, OutputError, require
 from edgedg_runtime.fileio import atomic_path
 from edgedg_runtime.visualize import VIEWS, palette_bgr, render
-
-if TYPE_CHECKING:
-    from edgedg_runtime.stream import StreamOptions
 
 log = logging.getLogger(__name__)
 VIDEO_FOURCC = {".mp4": "mp4v", ".avi": "MJPG"}
@@ -172,8 +169,11 @@ def display_available() -> tuple[bool, str]:
     return True, ""
 
 
-def make_sinks(output: str | None, options: StreamOptions, renderer: Renderer, fps: float):
-    """The sinks for an OUTPUT argument (.mp4/.avi video or a PNG folder) and ``--display``."""
+def make_sinks(
+    output: str | None, views: Sequence[str], display: bool, renderer: Renderer, fps: float
+):
+    """The sinks for an OUTPUT argument (.mp4/.avi video, or a folder for PNGs of ``views``)
+    and ``--display``."""
     sinks = []
     if output:
         if os.path.splitext(output)[1].lower() in VIDEO_FOURCC:
@@ -181,8 +181,8 @@ def make_sinks(output: str | None, options: StreamOptions, renderer: Renderer, f
         elif os.path.splitext(output)[1]:
             raise EdgeDGError(f"OUTPUT must be a .mp4/.avi file or a folder for PNGs: {output}")
         else:
-            sinks.append(FolderSink(output, options.visualize, renderer))
-    if options.display:
+            sinks.append(FolderSink(output, views, renderer))
+    if display:
         ok, why = display_available()
         if ok:
             sinks.append(DisplaySink(renderer))

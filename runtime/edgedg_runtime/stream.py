@@ -266,7 +266,8 @@ def _stream(model_dir, source, output, options: StreamOptions, echo) -> StreamSu
         source, options.input_width, options.input_height, options.input_rate, options.timeout
     ) as src:
         renderer = Renderer(seg.class_names, seg.class_colors, options.alpha)
-        sinks = make_sinks(output, options, renderer, src.fps or options.input_rate or 30.0)
+        fps = src.fps or options.input_rate or 30.0
+        sinks = make_sinks(output, options.visualize, options.display, renderer, fps)
         echo(f"streaming {source} -> {output or '(no output)'}: {seg.describe()}")
         saver = BankSaver(seg.bank, options.bank) if options.bank and seg.bank is not None else None
 
