@@ -19,7 +19,7 @@ VERBS: dict[str, str] = {
     "eval": "edgedg.commands.eval",
     "export": "edgedg.commands.export",
     "check": "edgedg.commands.check",
-    "stream": "edgedg.commands.stream",
+    "stream": "edgedg_runtime.cli.stream",
     "bench": "edgedg.commands.bench",
     "bench-train": "edgedg.commands.bench_train",
     "ablation": "edgedg.commands.ablation",

@@ -95,12 +95,20 @@ def model_and_meta(tmp_path_factory):
 
 
 def invoke(args: list):
-    """Run the `edgedg` CLI in-process (imported here: collecting a test file imports no edgedg)."""
+    """Run a command line in-process: the runtime's own (`edgedg-runtime`) for the verbs it has,
+    which is what a vehicle runs and needs nothing of edgedg, else `edgedg` (imported here:
+    collecting a test file imports no edgedg)."""
     from click.testing import CliRunner
 
+    from edgedg_runtime.cli import VERBS
+    from edgedg_runtime.cli import cli as runtime_cli
+
+    args = [str(a) for a in args]
+    if args and args[0] in VERBS:
+        return CliRunner().invoke(runtime_cli, args)
     from edgedg.cli import cli
 
-    return CliRunner().invoke(cli, [str(a) for a in args])
+    return CliRunner().invoke(cli, args)
 
 
 def copy_tiny_model(tmp_path: Path) -> Path:

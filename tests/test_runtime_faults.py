@@ -15,7 +15,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from _runtime_helpers import count_frames, invoke, model_dir, write_video
@@ -29,7 +28,6 @@ from edgedg_runtime.stream import StreamOptions, stream
 
 # A bank needs a bank mode (the default, target, keeps none).
 ON_SIB = ("--backend", "ort", "--norm", "sib")
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +56,8 @@ def _source(model: str) -> SourceStats:
 
 
 def _edgedg(*args, **kw) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "runtime"), str(ROOT)]))
-    cmd = [sys.executable, "-m", "edgedg", *[str(a) for a in args]]
+    env = dict(os.environ)  # the installed runtime: the repository root is not on the path
+    cmd = [sys.executable, "-m", "edgedg_runtime", *[str(a) for a in args]]
     return subprocess.Popen(cmd, env=env, text=True, **kw)
 
 

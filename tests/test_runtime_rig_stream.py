@@ -24,7 +24,6 @@ from edgedg_runtime.contract import load_contract, load_source_stats
 from edgedg_runtime.rig_stream import rig_exit_code
 from edgedg_runtime.stream import StreamSummary
 
-ROOT = Path(__file__).resolve().parent.parent
 ORT = ("--backend", "ort", "--ort-layout", "nchwc", "--threads", "1")
 
 
@@ -186,11 +185,11 @@ def test_sigterm_mid_run_keeps_every_video_and_bank(tmp_path):
         n: write_video(tmp_path / f"{n}.mp4", synthetic_frames(32, 64, 150, seed=i))
         for i, n in enumerate("ab")
     }
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "runtime"), str(ROOT)]))
+    env = dict(os.environ)  # the installed runtime: the repository root is not on the path
     cmd = [
         sys.executable,
         "-m",
-        "edgedg",
+        "edgedg_runtime",
         "stream",
         model,
         "--camera",

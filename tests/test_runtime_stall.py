@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -23,8 +22,6 @@ from _runtime_helpers import count_frames, model_dir, write_video
 from edgedg_runtime.bank import StyleBank, load_bank
 from edgedg_runtime.benchmark import synthetic_frames
 from edgedg_runtime.stream import StreamOptions, stream
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +70,19 @@ def test_sigterm_ends_a_stalled_live_source_promptly(model, tmp_path):
     --timeout 5 would wait 30 s) ends the stream with 143 within a few seconds: video playable
     with every segmented frame, bank saved, no SIGABRT from a capture thread left in OpenCV."""
     out, bank = tmp_path / "out.mp4", tmp_path / "b.npz"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "runtime"), str(ROOT)]))
+    env = dict(os.environ)  # the installed runtime: the repository root is not on the path
     with stalling_mjpeg_server() as url:
-        cmd = [sys.executable, "-m", "edgedg", "stream", model, url, str(out), "--backend", "ort"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "edgedg_runtime",
+            "stream",
+            model,
+            url,
+            str(out),
+            "--backend",
+            "ort",
+        ]
         cmd += ["--norm", "sib", "--bank", str(bank), "--profile", "1"]
         proc = subprocess.Popen(
             cmd, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -135,9 +142,17 @@ def test_a_stalled_source_that_times_out_exits_cleanly(model, tmp_path):
     included, 12 s), and the process exits with the summary's code, not SIGABRT from a capture
     thread still inside OpenCV's 2 s open timeout when the interpreter exits (3 of 4 runs
     before)."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "runtime"), str(ROOT)]))
+    env = dict(os.environ)  # the installed runtime: the repository root is not on the path
     with stalling_mjpeg_server() as url:
-        cmd = [sys.executable, "-m", "edgedg", "stream", model, url, str(tmp_path / "out.mp4")]
+        cmd = [
+            sys.executable,
+            "-m",
+            "edgedg_runtime",
+            "stream",
+            model,
+            url,
+            str(tmp_path / "out.mp4"),
+        ]
         cmd += ["--backend", "ort", "--timeout", "2"]
         done = subprocess.run(cmd, env=env, text=True, capture_output=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr

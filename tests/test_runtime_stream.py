@@ -110,7 +110,7 @@ def test_stream_bank_saved_and_bad_bank_refused(tiny_dir, two_domain_video, tmp_
     assert bank.is_file()
     bank.write_bytes(b"garbage")
     proc = subprocess.run(
-        [sys.executable, "-m", "edgedg", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "edgedg_runtime", *args], capture_output=True, text=True, timeout=120
     )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "corrupt" in proc.stderr and "Delete" in proc.stderr

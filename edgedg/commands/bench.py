@@ -1,133 +1,31 @@
-"""`edgedg bench MODEL_DIR`."""
+"""`edgedg bench MODEL_DIR`: the runtime's bench (edgedg_runtime.cli.bench) plus `--profile`,
+ONNX Runtime's breakdown per node kind, which reads the graphs with onnx (the training box)."""
 
 from __future__ import annotations
 
 import click
 
-from edgedg_runtime.cli_types import NON_NEGATIVE, POSITIVE
-from edgedg_runtime.names import BACKENDS, BENCH_MODES, ORT_LAYOUT_CHOICES, PRECISIONS
+from edgedg_runtime.cli.bench import bench_options, run_bench
 
 
 @click.command("bench", short_help="Runtime latency per norm mode, as ratios to plain.")
-@click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
-@click.option(
-    "--frames", type=POSITIVE, default=50, show_default=True, help="Timed frames per mode."
-)
-@click.option(
-    "--warmup", type=NON_NEGATIVE, default=5, show_default=True, help="Untimed frames first."
-)
-@click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True)
-@click.option(
-    "--mode",
-    "modes",
-    type=click.Choice(BENCH_MODES),
-    multiple=True,
-    help="Modes to time (repeatable; default all).",
-)
-@click.option("--threads", type=POSITIVE, default=None, help="ONNX Runtime intra-op threads.")
-@click.option(
-    "--ort-layout",
-    "ort_layouts",
-    type=click.Choice(ORT_LAYOUT_CHOICES),
-    multiple=True,
-    help="ONNX Runtime CPU layout (repeatable; default auto): with several, one row per mode and "
-    "layout, ratios to the fastest plain row.",
-)
-@click.option(
-    "--precision",
-    "precisions",
-    type=click.Choice(PRECISIONS),
-    multiple=True,
-    help="Graphs to time (repeatable; default the FP32 graphs / an engine already built): with "
-    "several, one row per mode and precision, ratios to the fastest FP32 plain row.",
-)
-@click.option("--m", type=POSITIVE, default=4, show_default=True, help="Batch size M of the bank.")
-@click.option(
-    "--compare",
-    "compare",
-    multiple=True,
-    type=click.Path(exists=True, file_okay=False),
-    help="Another model directory of the same input size, timed in target mode in the same "
-    "run (repeatable): compares two exports of one checkpoint.",
-)
+@bench_options
 @click.option(
     "--profile",
     is_flag=True,
     help="Also print ONNX Runtime's breakdown of plain vs segment (node kinds, fusions, ms) in "
     "each --ort-layout (auto: both).",
 )
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write JSON here.")
-@click.option(
-    "--cameras",
-    help="Camera counts of a rig scaling table, e.g. 1,2,4,8: a Rig against that many separate "
-    "Segmenters (round-robin), each in its own process; --mode picks the mode (default target).",
-)
-def cli(
-    model_dir,
-    frames,
-    warmup,
-    backend,
-    modes,
-    threads,
-    ort_layouts,
-    precisions,
-    m,
-    compare,
-    profile,
-    json_path,
-    cameras,
-) -> None:
+def cli(profile: bool, **options) -> None:
     """Runtime latency per norm mode (median and p90 per stage), as ratios to plain."""
-    if cameras:
-        _scaling(model_dir, cameras, modes, backend, frames, warmup, threads, json_path)
-        return
-    from edgedg_runtime.bank import BankOptions
-    from edgedg_runtime.benchmark import bench, format_table
-    from edgedg_runtime.fileio import write_json
-
-    report = bench(
-        model_dir,
-        frames,
-        warmup,
-        backend,
-        modes or BENCH_MODES,
-        threads,
-        BankOptions(m),
-        compare=compare,
-        ort_layouts=ort_layouts or ("auto",),
-        precisions=precisions or (None,),
-    )
-    click.echo(format_table(report))
-    if json_path:
-        write_json(json_path, report)
-        click.echo(f"wrote {json_path}")
-    if profile:
+    run_bench(**options)
+    if profile and not options["cameras"]:
         from edgedg.ort_profile import format_profiles, profile_layouts, profile_model_dir
 
-        layouts = profile_layouts(ort_layouts or ("auto",))
-        for precision in precisions or (None,):
-            profiles = profile_model_dir(model_dir, threads=threads, layouts=layouts,
-                                         precision=precision)  # fmt: skip
+        layouts = profile_layouts(options["ort_layouts"] or ("auto",))
+        for precision in options["precisions"] or (None,):
+            profiles = profile_model_dir(
+                options["model_dir"], threads=options["threads"], layouts=layouts,
+                precision=precision,
+            )  # fmt: skip
             click.echo(format_profiles(profiles))
-
-
-def _scaling(model_dir, cameras, modes, backend, frames, warmup, threads, json_path) -> None:
-    """`--cameras`: the rig scaling table."""
-    from edgedg_runtime.errors import EdgeDGError
-    from edgedg_runtime.fileio import write_json
-    from edgedg_runtime.rig_bench import bench_rig, format_rig_table
-
-    try:
-        counts = [int(c) for c in cameras.split(",") if c.strip()]
-    except ValueError:
-        counts = []
-    if not counts or min(counts) < 1 or len(modes) > 1 or "plain" in modes:
-        raise EdgeDGError(
-            "--cameras takes counts like 1,2,4,8, with at most one --mode (not plain)"
-        )
-    norm = modes[0] if modes else "target"
-    rows = bench_rig(model_dir, counts, norm, backend, frames, warmup, threads, click.echo)
-    head = f"{model_dir}: {norm} on {backend}, {frames} ticks after {warmup} warm-up"
-    click.echo(format_rig_table(rows, head))
-    if json_path:
-        write_json(json_path, {"rows": rows})

@@ -1,4 +1,5 @@
-"""`edgedg stream MODEL_DIR INPUT [OUTPUT]`."""
+"""`edgedg-runtime stream MODEL_DIR INPUT [OUTPUT]` (also `edgedg stream`: one command, mounted
+by both command lines)."""
 
 from __future__ import annotations
 
