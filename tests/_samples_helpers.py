@@ -77,6 +77,16 @@ def edgedg_args(argv: list[str]) -> list[str] | None:
     return None
 
 
+def runtime_args(argv: list[str]) -> list[str] | None:
+    """The arguments after `edgedg-runtime` (also `python -m edgedg_runtime`), or None."""
+    if argv and Path(argv[0]).name == "edgedg-runtime":
+        return argv[1:]
+    for i in range(len(argv) - 1):
+        if argv[i] == "-m" and argv[i + 1] == "edgedg_runtime":
+            return argv[i + 2 :]
+    return None
+
+
 def _dry(command: click.Command) -> click.Command:
     """A copy of ``command`` whose path parameters do not require the path to exist."""
     command = copy.copy(command)
@@ -91,13 +101,17 @@ def _dry(command: click.Command) -> click.Command:
     return command
 
 
-def validate_edgedg(args: list[str]) -> str:
-    """Parse ``edgedg ARGS`` with the real click commands (not invoked); returns the verb path.
-    Raises click.UsageError / AssertionError naming what is wrong."""
-    from edgedg.cli import cli
+def validate_edgedg(args: list[str], program: str = "edgedg") -> str:
+    """Parse ``edgedg ARGS`` (or ``edgedg-runtime ARGS``) with the real click commands (not
+    invoked); returns the verb path. Raises click.UsageError / AssertionError naming what is
+    wrong."""
+    if program == "edgedg-runtime":
+        from edgedg_runtime.cli import cli
+    else:
+        from edgedg.cli import cli
 
     command: click.Command = cli
-    path, rest = ["edgedg"], list(args)
+    path, rest = [program], list(args)
     while isinstance(command, click.Group):
         assert rest, f"`{' '.join(path)}` needs a sub-command"
         name = rest.pop(0)

@@ -19,6 +19,7 @@ from _samples_helpers import (
     fenced_blocks,
     logical_lines,
     needs,
+    runtime_args,
     split_shell,
     tool_env,
     validate_edgedg,
@@ -67,21 +68,41 @@ def test_needs_marks_use_known_tags():
         assert not unknown, f"README block at line {start}: unknown needs tag {unknown} in: {line}"
 
 
+def _parse_lines(text: str, where: str) -> int:
+    """Dry-parse every `edgedg` / `edgedg-runtime` line of ``text``'s shell blocks; the count."""
+    checked = 0
+    for start, lines in fenced_blocks(text, {"bash", "sh", "shell", ""}):
+        for line in logical_lines(lines):
+            if not line.lstrip().startswith("edgedg") and "-m edgedg" not in line:
+                continue
+            argv = split_shell(line)
+            args, program = edgedg_args(argv), "edgedg"
+            if args is None:
+                args, program = runtime_args(argv), "edgedg-runtime"
+            if args is None:
+                continue
+            try:
+                validate_edgedg(args, program)
+            except Exception as exc:  # a usage error or a missing verb: report the line
+                pytest.fail(f"{where} block at line {start}: `{line}` does not parse: {exc}")
+            checked += 1
+    return checked
+
+
 def test_every_edgedg_line_parses():
     """Dry validation of every edgedg command line, runnable here or not (files need not exist)."""
-    checked = 0
-    for start, line in _shell_lines({"bash", "sh", "shell", ""}):
-        if not line.lstrip().startswith("edgedg") and "-m edgedg" not in line:
-            continue
-        args = edgedg_args(split_shell(line))
-        if args is None:
-            continue
-        try:
-            validate_edgedg(args)
-        except Exception as exc:  # a usage error or a missing verb: report the README line
-            pytest.fail(f"README block at line {start}: `{line}` does not parse: {exc}")
-        checked += 1
+    checked = _parse_lines(_readme(), "README")
     assert checked > 0, "the README shows no edgedg command line"
+
+
+DOC_PAGES = sorted(p.name for p in (ROOT / "docs").glob("*.md") if p.name != "DESIGN.md")
+
+
+@pytest.mark.parametrize("page", DOC_PAGES)
+def test_every_edgedg_line_of_the_docs_parses(page):
+    """The docs pages' commands (each number's command among them) parse as written too
+    (DESIGN.md's CLI section is a synopsis with alternatives, not command lines)."""
+    _parse_lines((ROOT / "docs" / page).read_text(encoding="utf-8"), f"docs/{page}")
 
 
 @pytest.mark.slow
