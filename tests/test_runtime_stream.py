@@ -27,7 +27,7 @@ def tiny_dir(tmp_path_factory):
 def two_domain_video(tmp_path_factory):
     """A two-domain synthetic video: `edgedg data synth --video` when present, else ours."""
     folder = tmp_path_factory.mktemp("video")
-    if importlib.util.find_spec("edgedg.commands.data") is not None:
+    if importlib.util.find_spec("edgedg") and importlib.util.find_spec("edgedg.commands.data"):
         args = ["--domains", "night", "--per-domain", "1", "--size", "64x128", "--video"]
         args += ["--video-frames", "20", "--quiet"]
         result = invoke(["data", "synth", folder / "synth", *args])
