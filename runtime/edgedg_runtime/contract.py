@@ -19,8 +19,9 @@ import numpy as np
 
 from edgedg_runtime import fileio, signing
 from edgedg_runtime.errors import ContractError
-from edgedg_runtime.fileio import sha256_file
 from edgedg_runtime.layout import StatLayout
+from edgedg_runtime.model_files import REEXPORT as _REEXPORT
+from edgedg_runtime.model_files import check_paths_inside, escapes, verify_files
 from edgedg_runtime.names import GRAPH_NAMES
 
 # 2: segment.onnx takes a per-image `norm_prior` [N, 3, S] and `batch_mix` [N, N] and gives
@@ -29,7 +30,6 @@ SCHEMA_VERSION = 2
 KNOWN_SCHEMAS = (2,)
 CONTRACT_FILE = "contract.json"
 SOURCE_STATS_FILE = "source_stats.npz"
-_REEXPORT = "re-export the model directory with `edgedg export CHECKPOINT --out DIR`"
 
 Dim = Union[int, str]  # an int, or "N" for the dynamic batch
 
@@ -312,39 +312,6 @@ def _check_consistency(c: Contract) -> None:
         )
 
 
-def escapes(name: str) -> bool:
-    """True for a contract path that could leave the model directory: absolute, or with '..'."""
-    parts = name.replace("\\", "/").split("/")
-    return not name or os.path.isabs(name) or name.startswith(("/", "\\")) or ".." in parts
-
-
-def check_paths_inside(model_dir: str | os.PathLike, contract: Contract) -> None:
-    """Raise a ContractError when a listed file resolves outside ``model_dir`` (a symlink out)."""
-    root = os.path.realpath(model_dir)
-    for name in sorted(contract.files):
-        real = os.path.realpath(os.path.join(root, name))
-        if os.path.commonpath([root, real]) != root:
-            raise ContractError(
-                f"{name} in {model_dir} resolves outside the model directory (to {real}); "
-                f"{_REEXPORT}"
-            )
-
-
-def verify_files(model_dir: str | os.PathLike, contract: Contract) -> None:
-    """Raise a ContractError when a listed file is missing or its sha256 differs."""
-    root = Path(model_dir)
-    for name, expected in sorted(contract.files.items()):
-        path = root / name
-        if not path.is_file():
-            raise ContractError(f"{path} is missing (listed in contract.json); {_REEXPORT}")
-        actual = sha256_file(path)
-        if actual != expected:
-            raise ContractError(
-                f"{path} was modified after export (sha256 {actual[:12]}..., contract says "
-                f"{expected[:12]}...); {_REEXPORT}"
-            )
-
-
 def load_contract(
     model_dir: str | os.PathLike, verify: bool = True, trust_key: str | os.PathLike | None = None
 ) -> Contract:
@@ -370,9 +337,9 @@ def load_contract(
     except ValueError as exc:
         raise ContractError(f"{exc}; {_REEXPORT}") from exc
     contract = Contract.from_json(data)
-    check_paths_inside(model_dir, contract)
+    check_paths_inside(model_dir, contract.files)
     if verify:
-        verify_files(model_dir, contract)
+        verify_files(model_dir, contract.files)
     return contract
 
 
