@@ -37,14 +37,9 @@ def evaluate_model_dir(
     log: Callable[[str], Any] | None = print,
 ) -> dict[str, Any]:
     """Open the ``targets`` ("FORMAT:PATH") and score ``model_dir`` in every mode of ``cfg``."""
-    from edgedg.data import open_dataset
+    from edgedg.evaluate.runner import open_targets
 
-    datasets = {}
-    for spec in targets:
-        ds = open_dataset(spec, split)
-        name = ds.domain if ds.domain not in datasets else f"{ds.domain}-{len(datasets)}"
-        datasets[name] = ds
-    report = score_model_dir(model_dir, datasets, cfg, precision, log=log)
+    report = score_model_dir(model_dir, open_targets(targets, split), cfg, precision, log=log)
     report.update(model_dir=str(model_dir), split=split)
     return report
 

@@ -50,18 +50,24 @@ def evaluate_checkpoint(
 ) -> dict[str, Any]:
     """Load ``checkpoint`` and the ``targets`` ("FORMAT:PATH"), evaluate every mode of ``cfg``."""
     from edgedg.checkpoint import load_model
-    from edgedg.data import open_dataset
 
     cfg.check()
     model, meta = load_model(checkpoint)
-    datasets = {}
+    report = evaluate_model(model, meta, open_targets(targets, split), cfg, log=log)
+    report.update(checkpoint=str(checkpoint), split=split)
+    return report
+
+
+def open_targets(targets: Sequence[str], split: str) -> dict[str, Any]:
+    """The target datasets ("FORMAT:PATH") by name: their domain, numbered when it repeats."""
+    from edgedg.data import open_dataset
+
+    datasets: dict[str, Any] = {}
     for spec in targets:
         ds = open_dataset(spec, split)
         name = ds.domain if ds.domain not in datasets else f"{ds.domain}-{len(datasets)}"
         datasets[name] = ds
-    report = evaluate_model(model, meta, datasets, cfg, log=log)
-    report.update(checkpoint=str(checkpoint), split=split)
-    return report
+    return datasets
 
 
 def evaluate_model(
