@@ -86,7 +86,8 @@ CITYSCAPES_TABLE = LabelTable(
 IDD_TABLE = LabelTable("IDD csId", CITYSCAPES_TABLE.lut.copy(), 256)
 IDD_NO_CLASS_ID = 255  # what the IDD writer stores for terrain (IDD has no terrain class)
 
-# Synthia RAND-CITYSCAPES class id -> trainId (reference/datasets.md).
+# Synthia RAND-CITYSCAPES class id -> trainId: the release's class ids mapped onto the 16
+# classes it shares with Cityscapes (the others are ignore).
 SYNTHIA_TO_TRAIN: dict[int, int] = {
     0: IGNORE, 1: 10, 2: 2, 3: 0, 4: 1, 5: 4, 6: 8, 7: 5, 8: 13, 9: 7, 10: 11, 11: 18, 12: 17,
     13: IGNORE, 14: IGNORE, 15: 6, 16: 9, 17: 12, 18: 14, 19: 15, 20: 16, 21: 3, 22: IGNORE,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-# L4T (major, minor) -> JetPack, from NVIDIA's release tables (reference/edge-facts.md).
+# L4T (major, minor) -> JetPack, from NVIDIA's JetPack release tables (the Jetson guide's table).
 _L4T_TO_JETPACK = (
     ((35, None), "5.1.x"),
     ((36, 3), "6.0"),

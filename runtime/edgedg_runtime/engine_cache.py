@@ -2,7 +2,9 @@
 
 An engine is valid only for the exact ONNX bytes it parsed, the precision recipe, the input
 profiles, the full TensorRT version, the GPU (name + compute capability; on Jetson also the board
-and L4T release), the builder options and our schema version (reference/edge-facts.md). The key
+and L4T release), the builder options and our schema version (TensorRT's developer guide: plan
+files are not portable across platforms or TensorRT versions, and are specific to the GPU model
+they were built on). The key
 digests all of them. Each engine is stored raw (``<graph>-<digest16>.engine``, loadable by
 trtexec) beside a JSON sidecar holding the whole key, so that a runtime can say which TensorRT /
 GPU built an engine that does not load on this machine.

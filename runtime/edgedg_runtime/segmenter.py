@@ -228,8 +228,6 @@ class Segmenter:
         (out,) = segment_batch(self, [self.adapter], [frame])
         return Result(out.labels, out.shift, out.timings, out.k)
 
-    segment = __call__
-
     def _check_classes(self, labels: np.ndarray) -> None:
         """A label the contract has no class for means the contract belongs to other graphs:
         colours and names would be wrong without a word (one reduction per frame, ~40 us at

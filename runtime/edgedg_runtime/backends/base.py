@@ -42,8 +42,6 @@ class Backend(abc.ABC):
     ``_infer``. ``open`` is idempotent; ``close`` releases everything ``_open`` acquired.
     """
 
-    kind = "base"
-
     def __init__(self, path: str):
         self.path = str(path)
         self._inputs: tuple[TensorSpec, ...] | None = None

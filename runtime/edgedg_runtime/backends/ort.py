@@ -104,8 +104,6 @@ class OrtBackend(Backend):
     runs.
     """
 
-    kind = "ort"
-
     def __init__(
         self,
         path: str,

@@ -36,7 +36,6 @@ _TRT_DTYPES = {
     "BOOL": np.bool_,
     "UINT8": np.uint8,
 }
-ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
 
 
 def dtype_from_trt(dtype: object) -> np.dtype:
@@ -108,8 +107,6 @@ def engine_provenance(engine_path: str) -> str:
 class TrtBackend(Backend):
     """Loads and runs one TensorRT engine file (.engine/.plan/.trt). It builds nothing: get the
     engine of a model directory's graph with ``edgedg_runtime.engine_build.engine_for``."""
-
-    kind = "trt"
 
     def __init__(self, path: str):
         super().__init__(path)
