@@ -107,7 +107,9 @@ from edgedg_runtime.names import BACKENDS, NORM_MODES, ORT_LAYOUT_CHOICES, PRECI
     type=FiniteFloat(min=0, min_open=True),
     default=5.0,
     show_default=True,
-    help="Seconds without a frame before a live source ends.",
+    help="Seconds without a frame before a live camera ends. Network streams (rtsp://, http://): "
+    "each open and read waits at most this long, and the stream ends after 6x this long without "
+    "a frame (its reconnect attempts).",
 )
 @click.option(
     "--engine-dir",
