@@ -144,12 +144,12 @@ def _scaled_classifier(path: Path, factor: float) -> Path:
 
 def test_check_tells_float32_rounding_from_an_export_error(tmp_path: Path) -> None:
     from edgedg_export.model_dir import ExportOptions, export_model_dir
-    from edgedg_export.parity import FLOAT32_FACTOR, LOGIT_TOL, check_model_dir
+    from edgedg_export.parity import FLOAT32_FACTOR, LOGIT_TOL, parity_rows
 
     ckpt = _scaled_classifier(tmp_path / "big.pt", 3e4)
     out = tmp_path / "model"
     export_model_dir(ckpt, out, ExportOptions(imgsz=(32, 64)))
-    rows = check_model_dir(out, ckpt)  # raised "disagree" before the float64 judge
+    rows = parity_rows(out, ckpt)  # raised "disagree" before the float64 judge
     judged = [r for r in rows if r.float64 is not None]
     assert judged and all(r.max_logit_diff > LOGIT_TOL for r in judged)  # rounding was there
     assert all(r.float64[0] <= FLOAT32_FACTOR * r.float64[1] + LOGIT_TOL for r in judged)

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,6 +21,7 @@ from edgedg_runtime import engine_build
 from edgedg_runtime import engine_cache as cache
 from edgedg_runtime.contract import load_contract
 from edgedg_runtime.errors import EdgeDGError, MissingDependencyError
+from edgedg_runtime.file_lock import FileLock
 
 TARGET = cache.BuildTarget("10.3.0", "Orin", "8.7", "NVIDIA Jetson AGX Orin", "36.4")
 PROFILE = cache.Profile("image", (1, 64, 128, 3), (1, 64, 128, 3), (4, 64, 128, 3))
@@ -73,14 +77,56 @@ def test_build_target_reads_the_jetson_release(tmp_path: Path) -> None:
 
 def test_build_lock_waits_for_live_holder_and_takes_over_stale(tmp_path: Path) -> None:
     lock = cache.engine_path(tmp_path, "segment", KEY).with_suffix(".lock")
-    lock.write_text(str(os.getpid()))  # a live holder: this process
+    holder = FileLock(str(lock))  # a live holder: another open file of this process
+    assert holder.try_acquire()
     busy = cache.build_lock(tmp_path, "segment", KEY, timeout_s=0.5)
     with pytest.raises(EdgeDGError, match="held by a running build"), busy:
         pass
-    lock.write_text("999999999")  # no such process: stale
+    holder.release()  # as the kernel does when a holder dies: the file stays, unlocked
+    lock.write_text("999999999")  # what a dead builder left: no such process
     with cache.build_lock(tmp_path, "segment", KEY) as mine:
         assert mine and lock.read_text() == str(os.getpid())
     assert not lock.exists()
+
+
+def test_build_lock_waiter_gets_the_engine_a_concurrent_build_wrote(tmp_path: Path) -> None:
+    holder = FileLock(str(cache.engine_path(tmp_path, "segment", KEY).with_suffix(".lock")))
+    assert holder.try_acquire()
+
+    def build_then_release() -> None:
+        time.sleep(0.3)
+        cache.write_entry(tmp_path, "segment", KEY, b"PLAN", {})
+        holder.release(remove=True)
+
+    builder = threading.Thread(target=build_then_release)
+    builder.start()
+    with cache.build_lock(tmp_path, "segment", KEY, timeout_s=30) as mine:
+        assert not mine and cache.lookup(tmp_path, "segment", KEY) is not None
+    builder.join()
+
+
+def test_build_lock_of_a_killed_builder_is_free_and_a_planted_symlink_is_not_followed(
+    tmp_path: Path,
+) -> None:
+    lock = cache.engine_path(tmp_path, "segment", KEY).with_suffix(".lock")
+    take = f"from edgedg_runtime.file_lock import FileLock; FileLock({str(lock)!r}).try_acquire()"
+    child = subprocess.Popen(
+        [sys.executable, "-c", take + "; print(1, flush=True); input()"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    child.stdout.readline()
+    assert not FileLock(str(lock)).try_acquire()
+    child.kill()  # SIGKILL: no cleanup runs
+    child.wait()
+    with cache.build_lock(tmp_path, "segment", KEY, timeout_s=0.5) as mine:
+        assert mine
+    victim = tmp_path / "victim"
+    victim.write_text("keep")
+    lock.symlink_to(victim)
+    with cache.build_lock(tmp_path, "segment", KEY, timeout_s=0.5) as mine:
+        assert mine and not lock.is_symlink()
+    assert victim.read_text() == "keep" and not lock.exists()
 
 
 def test_timing_cache_per_tensorrt_and_gpu(tmp_path: Path) -> None:

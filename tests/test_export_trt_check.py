@@ -43,7 +43,7 @@ def test_int32_to_uint8_cast_fails_on_8_5_and_8_6(version) -> None:
 
 
 def test_committed_tiny_model_passes_every_version() -> None:
-    rows = trt_check.check_model_dir(ASSETS, trt_check.VERSIONS)
+    rows = trt_check.trt_rows(ASSETS, trt_check.VERSIONS)
     assert len(rows) == 3 * 5 + 3 and all(r.ok for r in rows), trt_check.format_rows(rows)
 
 
@@ -63,7 +63,7 @@ def test_int8_variants_are_checked_on_every_version(tmp_path) -> None:
     digest = hashlib.sha256((model_dir / "segment.int8.onnx").read_bytes()).hexdigest()
     contract["files"]["segment.int8.onnx"] = digest
     (model_dir / "contract.json").write_text(json.dumps(contract))
-    rows = trt_check.check_model_dir(model_dir, trt_check.VERSIONS)
+    rows = trt_check.trt_rows(model_dir, trt_check.VERSIONS)
     int8 = {r.version: r.ok for r in rows if r.graph == "segment.int8.onnx"}
     assert int8 == {"8.5": False, "8.6": False, "10.3": True, "10": True, "11": True}
 

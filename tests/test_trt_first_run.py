@@ -12,6 +12,7 @@ from _fake_tensorrt import FakeTensorRT
 
 from edgedg_export import trt as trt_build
 from edgedg_runtime import engine_build
+from edgedg_runtime.contract import load_contract
 from edgedg_runtime.errors import ContractError, EdgeDGError
 
 
@@ -94,6 +95,21 @@ def test_fp16_build_with_fp32_convolutions_fails_loudly(model_dir, tmp_path, mon
     with pytest.raises(EdgeDGError, match="its convolutions are FP32"):
         engine_build.engine_for(model_dir, "fp16", "segment")
     assert not list((model_dir / "engines").glob("segment-*.engine"))
+
+
+def test_a_contract_passed_in_is_not_read_or_hashed_again(model_dir, monkeypatch):
+    """The Segmenter passes the contract it verified at open: one hashing per open."""
+    shutil.rmtree(model_dir / "engines", ignore_errors=True)
+    _use(monkeypatch, "10.3.0")
+    contract = load_contract(model_dir)
+
+    def read_again(*args, **kwargs):
+        raise AssertionError("the contract was read again")
+
+    monkeypatch.setattr(engine_build, "load_contract", read_again)
+    built = engine_build.engine_for(model_dir, "fp32", "segment", contract=contract)
+    found = engine_build.engine_for(model_dir, None, "segment", build=False, contract=contract)
+    assert found == built
 
 
 def test_runtime_without_an_engine_and_no_build_says_what_to_run(model_dir, monkeypatch):

@@ -47,9 +47,9 @@ def cli(
     if not checkpoint and not trt_versions:
         raise EdgeDGError("give a CHECKPOINT (parity with PyTorch), --trt VERSION|all, or both")
     if trt_versions:
-        from edgedg_export.trt_check import check_model_dir, format_rows, versions_for
+        from edgedg_export.trt_check import format_rows, trt_rows, versions_for
 
-        rows = check_model_dir(model_dir, versions_for(trt_versions))
+        rows = trt_rows(model_dir, versions_for(trt_versions))
         click.echo(format_rows(rows))
         failed = [r for r in rows if not r.ok]
         if failed:
@@ -57,10 +57,9 @@ def cli(
         names = ", ".join(versions_for(trt_versions))
         click.echo(f"{model_dir}: every graph parses on TensorRT {names}")
     if checkpoint:
-        from edgedg_export.parity import check_model_dir as parity
-        from edgedg_export.parity import format_agreement, format_table
+        from edgedg_export.parity import format_agreement, format_table, parity_rows
 
-        rows = parity(model_dir, checkpoint, seed=seed, precision=precision)
+        rows = parity_rows(model_dir, checkpoint, seed=seed, precision=precision)
         if precision != "fp32":
             click.echo(format_agreement(rows, precision))
             return

@@ -123,7 +123,7 @@ def cli(
     from edgedg_export.calibrate import Int8Options
     from edgedg_export.model_dir import ExportOptions, export_model_dir
     from edgedg_export.trt import EngineOptions
-    from edgedg_export.trt_check import check_model_dir, versions_for
+    from edgedg_export.trt_check import trt_rows, versions_for
 
     versions = versions_for(trt_versions)  # a bad name fails before the export
     if (calib or precision == "int8") and not int8:
@@ -154,7 +154,7 @@ def cli(
         f"S = {contract.stat_layout.total}, input {contract.input.height}x"
         f"{contract.input.width} {contract.input.dtype}"
     )
-    for row in check_model_dir(out, versions):
+    for row in trt_rows(out, versions):
         if not row.ok:
             problems = "; ".join(f"{f.problem} -> {f.fix}" for f in row.errors)
             click.echo(f"warning: TensorRT {row.version} would not parse {row.graph}: {problems}")

@@ -129,7 +129,7 @@ class _Graph:
         return out
 
 
-def check_model_dir(
+def parity_rows(
     model_dir: str | os.PathLike,
     checkpoint: str | os.PathLike,
     seed: int = 0,

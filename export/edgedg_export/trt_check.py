@@ -140,7 +140,7 @@ def _opset(model: onnx.ModelProto) -> int:
     return next(int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx"))
 
 
-def check_model_dir(model_dir: str | os.PathLike, versions: tuple = VERSIONS) -> list[Row]:
+def trt_rows(model_dir: str | os.PathLike, versions: tuple = VERSIONS) -> list[Row]:
     """One row per graph file and version; FP16-typed variants only for versions that parse
     them (TensorRT 11); INT8 (Q/DQ) variants on every version (each builds them for INT8)."""
     model_dir = Path(model_dir)

@@ -8,12 +8,8 @@ from __future__ import annotations
 import errno
 import os
 
-try:
-    import fcntl
-except ImportError:  # Windows: no flock; banks are not locked there
-    fcntl = None  # type: ignore[assignment]
-
 from edgedg_runtime.errors import BankError
+from edgedg_runtime.file_lock import FileLock
 
 
 class BankLock:
@@ -23,24 +19,22 @@ class BankLock:
     wins), so the second one is refused rather than merged: merging two streams' recent frames
     would mix two cameras' styles into one bank. The lock is taken on the bank's real path
     (symlinks resolved), so a symlink alias of a locked bank is the same bank and refused, and
-    ``real_path`` is where the bank is saved. The lock file is created without following a
-    symlink (``O_NOFOLLOW``): one planted at ``PATH.lock`` is refused, never written through.
-    The kernel drops the lock when its holder exits, even on ``kill -9``; the lock file itself
-    stays (removing it would race a new holder). Taking the lock also proves, before the first
-    frame, that the bank's folder is writable.
+    ``real_path`` is where the bank is saved. The lock is a :class:`FileLock`: a symlink
+    planted at ``PATH.lock`` is refused, never written through, and the kernel drops the lock
+    when its holder exits, even on ``kill -9``; the lock file itself stays. Taking the lock
+    also proves, before the first frame, that the bank's folder is writable.
     """
 
     def __init__(self, path: str) -> None:
         self.path = str(path)
         self.real_path = os.path.realpath(self.path)
         self.lock_path = self.real_path + ".lock"
-        self._fd: int | None = None
+        self._lock = FileLock(self.lock_path)
 
     def acquire(self) -> BankLock:
-        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
         try:
             os.makedirs(os.path.dirname(self.real_path), exist_ok=True)
-            fd = os.open(self.lock_path, flags, 0o666)
+            taken = self._lock.try_acquire()
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 raise BankError(
@@ -51,22 +45,15 @@ class BankLock:
                 f"cannot write the style bank {self.path} ({exc.strerror or exc}): choose a "
                 "--bank path in a writable folder"
             ) from None
-        if fcntl is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                os.close(fd)
-                raise BankError(
-                    f"another process is using the style bank {self.path} (it holds "
-                    f"{self.lock_path}): give each stream its own --bank"
-                ) from None
-        self._fd = fd
+        if not taken:
+            raise BankError(
+                f"another process is using the style bank {self.path} (it holds "
+                f"{self.lock_path}): give each stream its own --bank"
+            )
         return self
 
     def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # closing the descriptor releases the flock
-            self._fd = None
+        self._lock.release()
 
     def __enter__(self) -> BankLock:
         return self.acquire()

@@ -31,7 +31,8 @@ KNOWN_SCHEMAS = (2,)
 CONTRACT_FILE = "contract.json"
 SOURCE_STATS_FILE = "source_stats.npz"
 
-Dim = Union[int, str]  # an int, or "N" for the dynamic batch
+# One dimension of a graph tensor as contract.json writes it: an int, or "N" for the batch
+ContractDim = Union[int, str]
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ class TensorInfo:
 
     name: str
     dtype: str
-    shape: tuple[Dim, ...]
+    shape: tuple[ContractDim, ...]
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape)}

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from edgedg_runtime import engine_cache as cache
-from edgedg_runtime.contract import load_contract
+from edgedg_runtime.contract import Contract, load_contract
 from edgedg_runtime.cuda_buffers import cuda_runtime, gpu_identity
 from edgedg_runtime.engine_dir import engine_dir_for
 from edgedg_runtime.errors import ContractError, EdgeDGError, MissingDependencyError
@@ -82,14 +82,19 @@ def engine_for(
     build: bool = True,
     engine_dir: str | os.PathLike | None = None,
     trust_key: str | os.PathLike | None = None,
+    contract: Contract | None = None,
 ) -> Path:
     """The engine file of ``graph`` for this TensorRT + GPU, built when missing (``build``).
 
     ``precision`` None: an engine already built in either precision (the newest), else FP32.
     ``engine_dir``: the engine folder (``engine_dir.engine_dir_for``: default ``engines/`` of
-    the model directory, never through a symlink). ``trust_key``: see ``load_contract``."""
+    the model directory, never through a symlink). ``trust_key``: see ``load_contract``.
+    ``contract``: the model directory's contract as ``load_contract`` returned it (a Segmenter
+    passes its own), so that the files it lists are not hashed again; ``trust_key`` is not used
+    then."""
     model_dir = Path(model_dir)
-    contract = load_contract(model_dir, trust_key=trust_key)
+    if contract is None:
+        contract = load_contract(model_dir, trust_key=trust_key)
     engine_dir = engine_dir_for(model_dir, engine_dir)
     trt = import_tensorrt()
     target = build_target(trt)
@@ -119,8 +124,16 @@ def engines_for(
 ) -> dict[str, Path]:
     """Engines of style, segment and plain in ``precision``, built where missing. INT8 covers
     segment and plain; the style graph (no Q/DQ variant) is built FP16 then."""
+    contract = load_contract(model_dir)
     return {
-        g: engine_for(model_dir, graph_precision(precision, g), g, options, engine_dir=engine_dir)
+        g: engine_for(
+            model_dir,
+            graph_precision(precision, g),
+            g,
+            options,
+            engine_dir=engine_dir,
+            contract=contract,
+        )
         for g in GRAPHS
     }
 

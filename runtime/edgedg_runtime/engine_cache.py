@@ -27,14 +27,8 @@ from typing import Any, Iterator
 from edgedg_runtime import board, names
 from edgedg_runtime.contract import SCHEMA_VERSION, Contract
 from edgedg_runtime.errors import ContractError, EdgeDGError
-from edgedg_runtime.fileio import (
-    NotRegularFileError,
-    read_json,
-    read_regular,
-    sha256_file,
-    write_atomic,
-    write_json,
-)
+from edgedg_runtime.file_lock import FileLock
+from edgedg_runtime.fileio import read_json, sha256_file, write_atomic, write_json
 
 ENGINE_SCHEMA = 1
 PRECISIONS = names.PRECISIONS
@@ -281,58 +275,40 @@ def write_entry(
 def build_lock(
     engine_dir: os.PathLike, graph: str, key: EngineKey, timeout_s: float = 3600.0
 ) -> Iterator[bool]:
-    """Hold ``<engine>.lock`` while building. Yields True when this process got the lock; waits
-    while another live process builds the same engine (then yields False: look it up again).
-    A lock left by a dead process is taken over."""
+    """Hold ``<engine>.lock`` (a :class:`FileLock`) while building. Yields True when this
+    process got the lock at once; waits while another process builds the same engine (then
+    yields False: look it up again). A dead builder's lock is dropped by the kernel; a symlink
+    planted at the lock's path is removed, never followed. The lock file holds the builder's PID
+    and is removed when the build ends."""
     lock = engine_path(engine_dir, graph, key).with_suffix(".lock")
     lock.parent.mkdir(parents=True, exist_ok=True)
+    held = FileLock(str(lock))
     deadline = time.monotonic() + timeout_s
     waited = False
-    while True:
-        try:
-            flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0)
-            fd = os.open(str(lock), flags, 0o644)
-        except FileExistsError:
-            if not _holder_alive(lock):
-                _unlink(lock)
-                continue
-            if time.monotonic() > deadline:
-                raise EdgeDGError(
-                    f"{lock} is held by a running build for over {timeout_s:.0f} s: wait for it "
-                    "or delete the lock file if no build is running"
-                ) from None
-            waited = True
-            time.sleep(1.0)
-            continue
-        break
+    while not _try_lock(held):
+        if time.monotonic() > deadline:
+            raise EdgeDGError(
+                f"{lock} is held by a running build for over {timeout_s:.0f} s: wait for it to "
+                "finish, or stop it"
+            )
+        waited = True
+        time.sleep(1.0)
     try:
-        os.write(fd, str(os.getpid()).encode())
-        os.close(fd)
+        os.ftruncate(held.fd, 0)  # a dead builder's PID may be left in it
+        os.write(held.fd, str(os.getpid()).encode())
         yield not waited
     finally:
-        _unlink(lock)
+        held.release(remove=True)
 
 
-def _holder_alive(lock: Path) -> bool:
+def _try_lock(held: FileLock) -> bool:
     try:
-        pid = int(read_regular(lock, 64, nofollow=True).strip() or b"0")
-    except FileNotFoundError:
-        return False
-    except NotRegularFileError:  # not a lock we made (a FIFO would block a read): removed
-        return lock.is_dir()  # ... except a folder, which unlink cannot remove: wait, then say
-    except OSError as exc:  # ELOOP: a symlink, removed (unlink touches only the link)
-        return exc.errno != errno.ELOOP
-    except ValueError:
-        return True  # being written right now
-    if pid <= 0:
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        return held.try_acquire()
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+    _unlink(Path(held.path))  # a symlink: unlink removes the link only
+    return held.try_acquire()
 
 
 def _max_batch(key: EngineKey) -> int:

@@ -101,7 +101,7 @@ class Segmenter:
         if norm not in MODES:
             raise EdgeDGError(f"unknown norm mode '{norm}': choose one of {', '.join(MODES)}")
         self.model_dir, self.norm = str(model_dir), norm
-        self._engine_dir, self._trust_key = engine_dir, trust_key
+        self._engine_dir = engine_dir
         self.contract: Contract = load_contract(model_dir, trust_key=trust_key)
         self._check_batch(bank_options.m)
         stats, style = load_source_stats(model_dir, self.contract)
@@ -157,7 +157,7 @@ class Segmenter:
                 precision,
                 name,
                 engine_dir=self._engine_dir,
-                trust_key=self._trust_key,
+                contract=self.contract,  # verified at open: its files are not hashed again
             )
             path = str(engine)
         else:

@@ -17,7 +17,8 @@ import numpy as np
 
 from edgedg_runtime.errors import ContractError
 
-Dim = Union[int, str, None]  # an int, or None / a symbolic name for a dynamic dimension
+# One dimension of a tensor as a backend reports it: an int, or None / a symbolic name when dynamic
+BackendDim = Union[int, str, None]
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class TensorSpec:
 
     name: str
     dtype: np.dtype
-    shape: tuple[Dim, ...]
+    shape: tuple[BackendDim, ...]
 
     def accepts(self, shape: tuple[int, ...]) -> bool:
         """True when a concrete ``shape`` fits this spec (same rank, fixed dims equal)."""
