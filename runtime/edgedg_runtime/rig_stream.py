@@ -181,19 +181,7 @@ def stream_rig(
         for path in banks.values():
             remove_orphan_temps(path)
         existing = {n: p for n, p in banks.items() if os.path.exists(p)}
-        with Rig(
-            model_dir,
-            names,
-            options.backend,
-            options.norm,
-            options.bank_options,
-            existing,
-            options.threads,
-            ort_layout=options.ort_layout,
-            precision=options.precision,
-            engine_dir=options.engine_dir,
-            trust_key=options.trust_key,
-        ) as rig:
+        with Rig(model_dir, names, banks=existing, **options.model_options()) as rig:
             echo(f"streaming {len(names)} cameras -> {out_dir or '(no output)'}: {rig.describe()}")
             return _run(rig, cameras, out_dir, options, banks, folders, echo)
     finally:

@@ -73,6 +73,19 @@ class StreamOptions:
     )
     trust_key: str | None = None  # PEM public key whose signature the contract must carry
 
+    def model_options(self) -> dict:
+        """The keyword options a Segmenter or a Rig opens the model with (the same for both)."""
+        return dict(
+            backend=self.backend,
+            norm=self.norm,
+            bank_options=self.bank_options,
+            threads=self.threads,
+            ort_layout=self.ort_layout,
+            precision=self.precision,
+            engine_dir=self.engine_dir,
+            trust_key=self.trust_key,
+        )
+
 
 class StageTimes:
     """Running sums of per-stage milliseconds, overall and since the last ``window()`` call."""
@@ -251,18 +264,7 @@ def _stream(model_dir, source, output, options: StreamOptions, echo) -> StreamSu
     from edgedg_runtime.segmenter import Segmenter
 
     bank = options.bank if options.bank and os.path.exists(options.bank) else None
-    with Segmenter(
-        model_dir,
-        options.backend,
-        options.norm,
-        options.bank_options,
-        bank,
-        options.threads,
-        ort_layout=options.ort_layout,
-        precision=options.precision,
-        engine_dir=options.engine_dir,
-        trust_key=options.trust_key,
-    ) as seg, open_source(
+    with Segmenter(model_dir, bank=bank, **options.model_options()) as seg, open_source(
         source, options.input_width, options.input_height, options.input_rate, options.timeout
     ) as src:
         renderer = Renderer(seg.class_names, seg.class_colors, options.alpha)
