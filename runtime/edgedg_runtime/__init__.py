@@ -5,7 +5,7 @@ Depends on numpy only at import; ONNX Runtime, TensorRT, cuda-python and OpenCV 
 
 from __future__ import annotations
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 from edgedg_runtime.errors import EdgeDGError  # noqa: E402
 
