@@ -35,13 +35,11 @@ from edgedg_runtime.rig import check_camera_names
 from edgedg_runtime.sinks import FolderSink, Renderer, VideoSink
 from edgedg_runtime.sources import open_source
 from edgedg_runtime.stream import (
-    EXIT_BANK_NOT_SAVED,
-    EXIT_NO_FRAMES,
-    EXIT_OUTPUT_FAILED,
     StageTimes,
     StreamOptions,
     StreamSummary,
     check_distinct,
+    exit_code_of,
 )
 
 log = logging.getLogger(__name__)
@@ -94,14 +92,7 @@ def rig_exit_code(summaries: dict[str, StreamSummary]) -> int:
     stop signal (128 + N); then 3 when NO camera read a frame; else 0. A camera that ended
     early, failed or read nothing while others did is reported in its summary line, not in the
     exit code."""
-    if any(s.bank_error for s in summaries.values()):
-        return EXIT_BANK_NOT_SAVED
-    if any(s.output_error for s in summaries.values()):
-        return EXIT_OUTPUT_FAILED
-    signals = [s.signal for s in summaries.values() if s.signal]
-    if signals:
-        return 128 + int(signals[0])
-    return EXIT_NO_FRAMES if all(s.frames == 0 for s in summaries.values()) else 0
+    return exit_code_of(list(summaries.values()))
 
 
 @dataclass

@@ -151,13 +151,21 @@ class StreamSummary:
 
     def exit_code(self) -> int:
         """The exit code; the module docstring lists them, the first that applies wins."""
-        if self.bank_error:
-            return EXIT_BANK_NOT_SAVED
-        if self.output_error:
-            return EXIT_OUTPUT_FAILED
-        if self.signal:
-            return 128 + int(self.signal)
-        return EXIT_NO_FRAMES if self.frames == 0 else 0
+        return exit_code_of([self])
+
+
+def exit_code_of(summaries: Sequence[StreamSummary]) -> int:
+    """The exit code of one stream or of a rig's cameras, the first that applies winning: a
+    failed final bank save of any (4), a failed output of any (5), a stop signal (128 + N), no
+    frame read by any (3), else 0."""
+    if any(s.bank_error for s in summaries):
+        return EXIT_BANK_NOT_SAVED
+    if any(s.output_error for s in summaries):
+        return EXIT_OUTPUT_FAILED
+    signals = [s.signal for s in summaries if s.signal]
+    if signals:
+        return 128 + int(signals[0])
+    return EXIT_NO_FRAMES if all(s.frames == 0 for s in summaries) else 0
 
 
 # --- the loop ---------------------------------------------------------------------------------
