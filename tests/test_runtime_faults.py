@@ -56,9 +56,8 @@ def _source(model: str) -> SourceStats:
 
 
 def _edgedg(*args, **kw) -> subprocess.Popen:
-    env = dict(os.environ)  # the installed runtime: the repository root is not on the path
     cmd = [sys.executable, "-m", "edgedg_runtime", *[str(a) for a in args]]
-    return subprocess.Popen(cmd, env=env, text=True, **kw)
+    return subprocess.Popen(cmd, text=True, **kw)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])

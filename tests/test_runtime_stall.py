@@ -65,28 +65,21 @@ def stalling_mjpeg_server(frames: int = 15):
         server.server_close()
 
 
+def _stream(model, url, out, *options) -> list:
+    """`python -m edgedg_runtime stream` as a vehicle runs it: the installed runtime, with the
+    repository root not on the import path."""
+    return [sys.executable, "-m", "edgedg_runtime", "stream", model, url, str(out), *options]
+
+
 def test_sigterm_ends_a_stalled_live_source_promptly(model, tmp_path):
     """The camera stops sending after 15 frames; SIGTERM 1.5 s into the silence (the default
     --timeout 5 would wait 30 s) ends the stream with 143 within a few seconds: video playable
     with every segmented frame, bank saved, no SIGABRT from a capture thread left in OpenCV."""
     out, bank = tmp_path / "out.mp4", tmp_path / "b.npz"
-    env = dict(os.environ)  # the installed runtime: the repository root is not on the path
     with stalling_mjpeg_server() as url:
-        cmd = [
-            sys.executable,
-            "-m",
-            "edgedg_runtime",
-            "stream",
-            model,
-            url,
-            str(out),
-            "--backend",
-            "ort",
-        ]
+        cmd = _stream(model, url, out, "--backend", "ort")
         cmd += ["--norm", "sib", "--bank", str(bank), "--profile", "1"]
-        proc = subprocess.Popen(
-            cmd, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
+        proc = subprocess.Popen(cmd, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         for line in proc.stdout:
             if line.startswith("[") and int(line[1:7]) >= 3:
                 break
@@ -142,19 +135,10 @@ def test_a_stalled_source_that_times_out_exits_cleanly(model, tmp_path):
     included, 12 s), and the process exits with the summary's code, not SIGABRT from a capture
     thread still inside OpenCV's 2 s open timeout when the interpreter exits (3 of 4 runs
     before)."""
-    env = dict(os.environ)  # the installed runtime: the repository root is not on the path
     with stalling_mjpeg_server() as url:
-        cmd = [
-            sys.executable,
-            "-m",
-            "edgedg_runtime",
-            "stream",
-            model,
-            url,
-            str(tmp_path / "out.mp4"),
-        ]
+        cmd = _stream(model, url, tmp_path / "out.mp4")
         cmd += ["--backend", "ort", "--timeout", "2"]
-        done = subprocess.run(cmd, env=env, text=True, capture_output=True, timeout=60)
+        done = subprocess.run(cmd, text=True, capture_output=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "no frame for 12 s" in done.stdout and "terminate" not in done.stderr
     frames = int(done.stdout.split(" frames, ")[0].rsplit("\n", 1)[-1])
